@@ -1,0 +1,57 @@
+{{/*
+romana.labels: the labels every object carries.
+Usage: {{ include "romana.labels" (dict "root" $ "component" "agent") }}
+Selector labels (app: ...) are separate and never include the chart version: they are
+immutable on DaemonSets, and `app: romana-services` / `app: romana-agent` match the
+2016 objects so that a later upgrade can adopt them.
+*/}}
+{{- define "romana.labels" -}}
+app.kubernetes.io/name: romana
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/part-of: romana
+app.kubernetes.io/version: {{ include "romana.tag" .root | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/*
+romana.tag: the tag of Romana's own images: image.tag, else the chart's appVersion.
+Usage: {{ include "romana.tag" . }}
+*/}}
+{{- define "romana.tag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{/*
+romana.image: a full image reference <registry>/<name>:<tag>.
+Usage: {{ include "romana.image" (dict "registry" "quay.io/romana" "name" "agent" "tag" "v1") }}
+*/}}
+{{- define "romana.image" -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .registry) .name (toString .tag) -}}
+{{- end -}}
+
+{{/*
+romana.romanaImage: the reference of one of Romana's own images (services, agent).
+Usage: {{ include "romana.romanaImage" (dict "root" $ "name" "agent") }}
+*/}}
+{{- define "romana.romanaImage" -}}
+{{- include "romana.image" (dict "registry" .root.Values.image.registry "name" .name "tag" (include "romana.tag" .root)) -}}
+{{- end -}}
+
+{{/*
+romana.rootURL: the agent's --romana-root: agent.romanaRoot, else
+http://<romanaRoot.clusterIP>:<romanaRoot.port>, the only address the agent can reach root at.
+Usage: {{ include "romana.rootURL" . }}
+*/}}
+{{- define "romana.rootURL" -}}
+{{- .Values.agent.romanaRoot | default (printf "http://%s:%v" .Values.romanaRoot.clusterIP .Values.romanaRoot.port) -}}
+{{- end -}}
+
+{{/*
+romana.passwordSecretName: the Secret that holds the datastore password.
+Usage: {{ include "romana.passwordSecretName" . }}
+*/}}
+{{- define "romana.passwordSecretName" -}}
+romana-datastore
+{{- end -}}

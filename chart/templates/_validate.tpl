@@ -1,0 +1,141 @@
+{{/*
+romana.validate: the cross-field rules that values.schema.json cannot express, so that
+`helm install romana ./chart` users get the protection romanactl's Go validation gives.
+It collects every problem and fails once with all of them (the Bitnami validateValues
+pattern). Formats (IPv4, CIDR syntax, types, unknown keys) are the schema's job and are
+already checked when this runs; empty strings are allowed by the schema so that the
+mandatory-value messages below can name the flag.
+Usage: {{ include "romana.validate" . }}
+*/}}
+{{- define "romana.validate" -}}
+{{- $v := .Values -}}
+{{- $errs := list -}}
+{{- $cidrs := dict -}}
+{{- range $key, $item := dict "services.cidr" (list $v.services.cidr "--cidr") "agent.clusterIPCIDR" (list $v.agent.clusterIPCIDR "--cluster-ip-cidr") -}}
+  {{- $val := index $item 0 -}}
+  {{- $flag := index $item 1 -}}
+  {{- if not $val -}}
+    {{- $errs = append $errs (printf "%s (%s) is required: set it with %s or --set %s=<IPv4 CIDR>" $key $flag $flag $key) -}}
+  {{- else -}}
+    {{- $n := include "romana.cidrInfo" $val | fromJson -}}
+    {{- if ne (int64 $n.offset) 0 -}}
+      {{- $errs = append $errs (printf "%s (%s) %q: not the network address of its prefix; use %s/%d" $key $flag $val $n.network (int64 $n.prefix)) -}}
+    {{- else -}}
+      {{- $_ := set $cidrs $key $n -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* The address plan: prefix + bits(nodes) + bits(namespaces) + bits(segments) < 32. */ -}}
+{{- if hasKey $cidrs "services.cidr" -}}
+  {{- $c := get $cidrs "services.cidr" -}}
+  {{- $hb := include "romana.bits" $v.services.nodes | atoi -}}
+  {{- $tb := include "romana.bits" $v.services.namespaces | atoi -}}
+  {{- $sb := include "romana.bits" $v.services.segments | atoi -}}
+  {{- $eb := sub (sub (sub (sub 32 (int64 $c.prefix)) $hb) $tb) $sb -}}
+  {{- if lt (int64 $eb) 1 -}}
+    {{- $errs = append $errs (printf "services.cidr (--cidr) %q: the address plan does not fit: prefix %d + node bits %d (services.nodes=%v) + namespace bits %d (services.namespaces=%v) + segment bits %d (services.segments=%v) = %d, which leaves %d bits for endpoints; it must be below 32: use a larger CIDR (a prefix of /%d or shorter) or fewer nodes, namespaces or segments" $v.services.cidr (int64 $c.prefix) $hb $v.services.nodes $tb $v.services.namespaces $sb $v.services.segments (sub 32 $eb) $eb (sub (add (int64 $c.prefix) $eb) 1)) -}}
+  {{- end -}}
+{{- end -}}
+{{- if and (hasKey $cidrs "services.cidr") (hasKey $cidrs "agent.clusterIPCIDR") -}}
+  {{- $a := get $cidrs "services.cidr" -}}
+  {{- $b := get $cidrs "agent.clusterIPCIDR" -}}
+  {{- if and (lt (int64 $a.start) (int64 $b.end)) (lt (int64 $b.start) (int64 $a.end)) -}}
+    {{- $errs = append $errs (printf "services.cidr (--cidr) %q overlaps agent.clusterIPCIDR (--cluster-ip-cidr) %q: pod addresses and service addresses must be disjoint; pick a Romana CIDR outside the service range" $v.services.cidr $v.agent.clusterIPCIDR) -}}
+  {{- end -}}
+{{- end -}}
+{{- /* The root Service's fixed clusterIP. */ -}}
+{{- $ip := $v.romanaRoot.clusterIP -}}
+{{- if not $ip -}}
+  {{- $errs = append $errs "romanaRoot.clusterIP (--cluster-ip) is required: set it to a free address inside the service range with --cluster-ip or --set romanaRoot.clusterIP=<IPv4>" -}}
+{{- else -}}
+  {{- $i := include "romana.ipToInt" $ip | atoi -}}
+  {{- if hasKey $cidrs "agent.clusterIPCIDR" -}}
+    {{- $s := get $cidrs "agent.clusterIPCIDR" -}}
+    {{- if or (lt (int64 $i) (int64 $s.start)) (ge (int64 $i) (int64 $s.end)) -}}
+      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is outside agent.clusterIPCIDR (--cluster-ip-cidr) %s: a Service's clusterIP must lie inside the service range; pick an address inside it, e.g. --cluster-ip=%s" $ip $v.agent.clusterIPCIDR (include "romana.intToIP" (sub (int64 $s.end) 2))) -}}
+    {{- else if or (eq (int64 $i) (int64 $s.start)) (eq (int64 $i) (sub (int64 $s.end) 1)) -}}
+      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is the network or broadcast address of agent.clusterIPCIDR (--cluster-ip-cidr) %s: the API server never allocates it; pick another address, e.g. --cluster-ip=%s" $ip $v.agent.clusterIPCIDR (include "romana.intToIP" (sub (int64 $s.end) 2))) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if hasKey $cidrs "services.cidr" -}}
+    {{- $c := get $cidrs "services.cidr" -}}
+    {{- if and (ge (int64 $i) (int64 $c.start)) (lt (int64 $i) (int64 $c.end)) -}}
+      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s lies inside services.cidr (--cidr) %s: the root Service's address must not be a pod address; pick one in the service range outside the Romana CIDR" $ip $v.services.cidr) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* The agent must reach root at its clusterIP and port. */ -}}
+{{- if and $v.agent.romanaRoot $ip -}}
+  {{- $u := urlParse $v.agent.romanaRoot -}}
+  {{- $port := "" -}}
+  {{- $hostport := splitList ":" $u.host -}}
+  {{- if eq (len $hostport) 2 -}}{{- $port = last $hostport -}}{{- else if eq $u.scheme "https" -}}{{- $port = "443" -}}{{- else -}}{{- $port = "80" -}}{{- end -}}
+  {{- if and (regexMatch "^[0-9.]+$" $u.hostname) (ne $u.hostname $ip) -}}
+    {{- $errs = append $errs (printf "agent.romanaRoot (--romana-root) %q: its host %s is not romanaRoot.clusterIP %s, so the agent could not reach root; drop --romana-root to use http://%s:%v" $v.agent.romanaRoot $u.hostname $ip $ip $v.romanaRoot.port) -}}
+  {{- end -}}
+  {{- if ne $port (toString $v.romanaRoot.port) -}}
+    {{- $errs = append $errs (printf "agent.romanaRoot (--romana-root) %q: its port %s is not the root Service's port %v (romanaRoot.port), so the agent could not reach root; use http://%s:%v" $v.agent.romanaRoot $port $v.romanaRoot.port $ip $v.romanaRoot.port) -}}
+  {{- end -}}
+{{- end -}}
+{{- if $errs -}}
+{{- fail (printf "\n\nromana: %d invalid value(s):\n  - %s\n" (len $errs) (join "\n  - " $errs)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+romana.ipToInt: an IPv4 address as an integer. The schema has already checked the format.
+Usage: {{ include "romana.ipToInt" "10.0.0.1" | atoi }}
+*/}}
+{{- define "romana.ipToInt" -}}
+{{- $o := splitList "." . -}}
+{{- add (mul (atoi (index $o 0)) 16777216) (mul (atoi (index $o 1)) 65536) (mul (atoi (index $o 2)) 256) (atoi (index $o 3)) -}}
+{{- end -}}
+
+{{/*
+romana.intToIP: the dotted form of an IPv4 address held as an integer.
+Usage: {{ include "romana.intToIP" 167772161 }}
+*/}}
+{{- define "romana.intToIP" -}}
+{{- $n := int64 . -}}
+{{- printf "%d.%d.%d.%d" (div $n 16777216) (mod (div $n 65536) 256) (mod (div $n 256) 256) (mod $n 256) -}}
+{{- end -}}
+
+{{/*
+romana.pow2: 2 to the power of the argument.
+Usage: {{ include "romana.pow2" 8 | atoi }}
+*/}}
+{{- define "romana.pow2" -}}
+{{- $r := 1 -}}
+{{- range until (int .) -}}{{- $r = mul $r 2 -}}{{- end -}}
+{{- $r -}}
+{{- end -}}
+
+{{/*
+romana.bits: SETTINGS.md's bits(n), the smallest i >= 1 with 2^i >= n.
+Usage: {{ include "romana.bits" 256 | atoi }}
+*/}}
+{{- define "romana.bits" -}}
+{{- $n := int64 . -}}
+{{- $bits := 1 -}}
+{{- $capacity := 2 -}}
+{{- range until 40 -}}
+  {{- if lt (int64 $capacity) $n -}}{{- $bits = add $bits 1 -}}{{- $capacity = mul $capacity 2 -}}{{- end -}}
+{{- end -}}
+{{- $bits -}}
+{{- end -}}
+
+{{/*
+romana.cidrInfo: facts about an IPv4 CIDR as JSON: prefix, start (the network as an
+integer), end (one past the last address), offset (how far the given address is from
+the network; non-zero means not canonical) and network (dotted).
+Usage: {{ include "romana.cidrInfo" "10.0.0.0/8" | fromJson }}
+*/}}
+{{- define "romana.cidrInfo" -}}
+{{- $parts := splitList "/" . -}}
+{{- $prefix := atoi (index $parts 1) -}}
+{{- $ip := include "romana.ipToInt" (index $parts 0) | atoi -}}
+{{- $size := include "romana.pow2" (sub 32 $prefix) | atoi -}}
+{{- $offset := mod $ip $size -}}
+{{- $start := sub $ip $offset -}}
+{{- dict "prefix" $prefix "start" $start "end" (add $start $size) "offset" $offset "network" (include "romana.intToIP" $start) | toJson -}}
+{{- end -}}

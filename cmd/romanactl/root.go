@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"helm.sh/helm/v3/pkg/chart"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	romana "github.com/romana/romanactl"
+	"github.com/romana/romanactl/internal/values"
+)
+
+// Exit codes, documented in --help.
+const (
+	exitOK          = 0
+	exitOperational = 1
+	exitInput       = 2
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  operational failure (the chart could not be loaded or rendered, a cluster call failed)
+  2  invalid input of any kind: an unknown command or flag, a bad flag or values-file
+     value, a failed validation; nothing was rendered and nothing was changed`
+
+// rootOptions are shared by every command.
+type rootOptions struct {
+	out, errOut io.Writer
+	// kube holds --kubeconfig, --context and -n as kubectl users know them. No offline
+	// command reads it: the kubeconfig is only loaded when a cluster is needed.
+	kube *genericclioptions.ConfigFlags
+	// chart is loaded once, on first use.
+	chart *chart.Chart
+}
+
+func (o *rootOptions) loadChart() (*chart.Chart, error) {
+	if o.chart == nil {
+		ch, err := romana.Chart()
+		if err != nil {
+			return nil, err
+		}
+		o.chart = ch
+	}
+	return o.chart, nil
+}
+
+// namespace is -n, or kube-system.
+func (o *rootOptions) namespace() string {
+	if o.kube.Namespace != nil && *o.kube.Namespace != "" {
+		return *o.kube.Namespace
+	}
+	return "kube-system"
+}
+
+func newRootCmd(out, errOut io.Writer) *cobra.Command {
+	o := &rootOptions{out: out, errOut: errOut, kube: genericclioptions.NewConfigFlags(true)}
+	cmd := &cobra.Command{
+		Use:   "romanactl",
+		Short: "Install and upgrade the Romana network plugin on Kubernetes",
+		Long: `romanactl installs the Romana network plugin (CNI) with its embedded Helm chart.
+It validates every value before rendering, and refuses what would break the
+cluster's network before it touches anything.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &values.InputError{Err: fmt.Errorf("%w\nSee '%s --help'", err, c.CommandPath())}
+	})
+	o.kube.AddFlags(cmd.PersistentFlags())
+
+	cmd.AddCommand(
+		newTemplateCmd(o),
+		newValuesCmd(o),
+		newEnvsCmd(o),
+		newPlanCmd(o),
+		newVersionCmd(o),
+	)
+	return cmd
+}
+
+// exitCode maps an error to romanactl's exit codes.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case values.IsInputError(err), isUsageError(err):
+		return exitInput
+	default:
+		return exitOperational
+	}
+}
+
+// isUsageError catches the errors cobra makes itself for a command line it cannot
+// parse; they are input errors too.
+func isUsageError(err error) bool {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "invalid argument")
+}
+
+type usageError struct{ error }
+
+// noArgs rejects positional arguments as an input error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("%q takes no arguments, got %q\nSee '%s --help'", cmd.CommandPath(), args, cmd.CommandPath())}
+	}
+	return nil
+}

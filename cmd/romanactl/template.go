@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/install"
+)
+
+func newTemplateCmd(o *rootOptions) *cobra.Command {
+	var vf *valuesFlags
+	cmd := &cobra.Command{
+		Use:   "template",
+		Short: "Print the rendered manifests, like helm template (no cluster needed)",
+		Long: `Print the manifests an install would apply, rendered locally like
+'helm template romana ./chart -n kube-system'. Values are validated first: nothing is
+printed when any is invalid.
+
+With --services-as=static-pod, romana-services is not part of the release; the Pod
+manifest for /etc/kubernetes/manifests is printed last, and how to give it the
+datastore password goes to stderr.`,
+		Example: `  romanactl template --env=kubeadm
+  romanactl template --env=custom --cidr=10.112.0.0/12 --cluster-ip=10.0.0.99 --cluster-ip-cidr=10.0.0.0/16
+  romanactl template --services-as=static-pod > romana.yaml`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := vf.resolve(cmd, o)
+			if err != nil {
+				return err
+			}
+			ch, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			r, err := install.Render(ch, res.Supplied, o.namespace())
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(o.out, r.Manifest)
+			if r.StaticPod != "" {
+				fmt.Fprintf(o.out, "---\n%s", r.StaticPod)
+				fmt.Fprint(o.errOut, staticPodHelp(res.Effective, o.namespace()))
+			}
+			return nil
+		},
+	}
+	vf = addValuesFlags(cmd, o, "kubeadm")
+	return cmd
+}
+
+func staticPodHelp(vals map[string]any, ns string) string {
+	file := lookupString(vals, "services.passwordFile")
+	return fmt.Sprintf(`romana-services as a static Pod: the last document above is not part of the release.
+On each control-plane node:
+  1. write the datastore password to %[1]s (mode 0600). After install, copy the
+     generated one from the release's Secret:
+       kubectl -n %[2]s get secret romana-datastore -o jsonpath='{.data.password}' | base64 -d > %[1]s
+       chmod 0600 %[1]s
+  2. save the Pod document as /etc/kubernetes/manifests/romana-services.yaml
+`, file, ns)
+}

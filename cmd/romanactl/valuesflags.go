@@ -1,0 +1,64 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/romana/romanactl/internal/values"
+)
+
+// valuesFlags are the flags that choose values, shared by every command that renders.
+type valuesFlags struct {
+	env        string
+	valueFiles []string
+	set        []string
+	setString  []string
+	dedicated  map[string]*string
+}
+
+func addValuesFlags(cmd *cobra.Command, o *rootOptions, defaultEnv string) *valuesFlags {
+	v := &valuesFlags{dedicated: map[string]*string{}}
+	fs := cmd.Flags()
+	fs.StringVar(&v.env, "env", defaultEnv, "environment: a values file in the chart (see `romanactl envs`): kubeadm, kops or custom")
+	fs.StringArrayVarP(&v.valueFiles, "values", "f", nil, "values file, like helm's -f (can repeat; later files win)")
+	fs.StringArrayVar(&v.set, "set", nil, "set a chart value, like helm's --set key=value (can repeat)")
+	fs.StringArrayVar(&v.setString, "set-string", nil, "set a chart value as a string, like helm's --set-string (can repeat)")
+	for _, f := range values.Flags {
+		p := fs.String(f.Name, "", f.Usage)
+		if f.Kind == values.Bool {
+			// --nat alone means --nat=true, as with a bool flag; the value is still
+			// checked as text so that --nat=yes names agent.nat in its error.
+			fs.Lookup(f.Name).NoOptDefVal = "true"
+		}
+		v.dedicated[f.Name] = p
+	}
+	_ = cmd.RegisterFlagCompletionFunc("env", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		ch, err := o.loadChart()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		return values.EnvNames(ch), cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("services-as", cobra.FixedCompletions([]string{"daemonset", "static-pod"}, cobra.ShellCompDirectiveNoFileComp))
+	return v
+}
+
+// options returns the values.Options for the flags the user gave.
+func (v *valuesFlags) options(fs *pflag.FlagSet) values.Options {
+	o := values.Options{Env: v.env, ValueFiles: v.valueFiles, Set: v.set, SetString: v.setString, Flags: map[string]string{}}
+	for name, p := range v.dedicated {
+		if fs.Changed(name) {
+			o.Flags[name] = *p
+		}
+	}
+	return o
+}
+
+// resolve loads the chart and resolves and validates the values.
+func (v *valuesFlags) resolve(cmd *cobra.Command, o *rootOptions) (*values.Resolved, error) {
+	ch, err := o.loadChart()
+	if err != nil {
+		return nil, err
+	}
+	return values.Resolve(ch, v.options(cmd.Flags()))
+}

@@ -1,0 +1,22 @@
+package values
+
+import "strings"
+
+// splitKey splits a chart path such as agent.clusterIPCIDR into its parts.
+func splitKey(key string) []string { return strings.Split(key, ".") }
+
+// Lookup returns the value at a chart path in vals and whether it is present.
+func Lookup(vals map[string]any, key string) (any, bool) {
+	var cur any = vals
+	for _, p := range splitKey(key) {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur, ok = m[p]
+		if !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}

@@ -1,0 +1,405 @@
+package values
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+)
+
+// Mandatory are the keys that have no usable default outside kubeadm and kops: the
+// custom environment leaves them empty on purpose.
+var Mandatory = []string{"services.cidr", "romanaRoot.clusterIP", "agent.clusterIPCIDR"}
+
+var (
+	// tagRE is the containerize script's tag rule (SETTINGS.md).
+	tagRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	// registryRE is an image reference without its final name: a domain with an
+	// optional port, then lower-case path components (the distribution grammar).
+	registryRE = regexp.MustCompile(`^(` + domainComp + `)(\.(` + domainComp + `))*(:[0-9]+)?(/` + pathComp + `)*$`)
+	nameRE     = regexp.MustCompile(`^` + pathComp + `$`)
+)
+
+const (
+	domainComp = `[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`
+	pathComp   = `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+)
+
+// Validate checks the values before anything is rendered and reports every problem
+// at once. supplied is what the user gave (for unknown keys), effective the values the
+// templates would see. The chart's romana.validate helper holds the same cross-field
+// rules for helm users.
+func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
+	c := &checker{vals: effective}
+	unknown, err := unknownKeys(ch, supplied)
+	if err != nil {
+		return err
+	}
+	c.problems = append(c.problems, unknown...)
+
+	c.images()
+	c.enum("environment", "kubeadm", "kops", "custom")
+	c.enum("image.pullPolicy", "Always", "IfNotPresent", "Never")
+	if v, ok := c.str("services.deploy"); ok && v != "daemonSet" && v != "staticPod" {
+		c.add("services.deploy", v, "must be daemonSet or staticPod", "use --services-as=daemonset or --services-as=static-pod")
+	}
+	c.url("services.apiServer", false)
+	c.url("agent.romanaRoot", true)
+	c.iface("services.interface", false)
+	c.iface("agent.interface", false)
+	c.iface("agent.natInterface", true)
+	c.boolean("agent.nat")
+	c.boolean("agent.podToHost")
+	c.absPath("services.dataDir")
+	c.absPath("services.passwordFile")
+	if v, ok := c.str("services.ipAddress"); ok && v != "" {
+		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
+			c.add("services.ipAddress", v, "not an IPv4 address", "give a dotted IPv4 address, or leave it empty for the node's address")
+		}
+	}
+	port, portOK := c.integer("romanaRoot.port", 1, 65535)
+
+	var missing []string
+	for _, k := range Mandatory {
+		if v, ok := Lookup(effective, k); !ok || v == nil || v == "" {
+			missing = append(missing, fmt.Sprintf("%s (--%s)", k, FlagFor(k)))
+		}
+	}
+	if len(missing) > 0 {
+		env, _ := Lookup(effective, "environment")
+		c.problems = append(c.problems, Problem{
+			Key:    "environment",
+			Value:  fmt.Sprint(env),
+			Reason: "missing mandatory values: " + strings.Join(missing, ", "),
+			Fix:    "give each one, e.g. --cidr=10.112.0.0/12 --cluster-ip=10.96.99.99 --cluster-ip-cidr=10.96.0.0/12 (use the cluster's own service range)",
+		})
+	}
+
+	romana, romanaOK := c.cidr("services.cidr")
+	svc, svcOK := c.cidr("agent.clusterIPCIDR")
+	nodes, nOK := c.integer("services.nodes", 1, math.MaxInt32+1)
+	namespaces, nsOK := c.integer("services.namespaces", 1, math.MaxInt32+1)
+	segments, sOK := c.integer("services.segments", 1, math.MaxInt32+1)
+
+	if romanaOK && nOK && nsOK && sOK {
+		p := NewPlan(romana, nodes, namespaces, segments)
+		if !p.Fits {
+			c.add("services.cidr", romana.String(), fmt.Sprintf(
+				"the address plan does not fit: prefix %d + node bits %d (services.nodes=%d) + namespace bits %d (services.namespaces=%d) + segment bits %d (services.segments=%d) = %d, which leaves %d bits for endpoints; it must be below 32",
+				romana.Bits(), p.Nodes.Bits, nodes, p.Namespaces.Bits, namespaces, p.Segments.Bits, segments, p.UsedBits(), p.EndpointBits),
+				fmt.Sprintf("use a larger CIDR (a prefix of /%d or shorter) or fewer nodes, namespaces or segments", romana.Bits()+p.EndpointBits-1))
+		}
+	}
+	if romanaOK && svcOK && romana.Overlaps(svc) {
+		c.add("services.cidr", romana.String(), fmt.Sprintf("overlaps agent.clusterIPCIDR (--cluster-ip-cidr) %s: pod addresses and service addresses must be disjoint", svc),
+			"pick a Romana CIDR outside the service range")
+	}
+
+	if ip, ok := c.ipv4("romanaRoot.clusterIP"); ok {
+		if svcOK {
+			c.clusterIPInRange(ip, svc)
+		}
+		if romanaOK && romana.Contains(ip) {
+			c.add("romanaRoot.clusterIP", ip.String(), fmt.Sprintf("lies inside services.cidr (--cidr) %s: the root Service's address must not be a pod address", romana),
+				"pick one in the service range outside the Romana CIDR")
+		}
+		if portOK {
+			c.rootURL(ip, port)
+		}
+	}
+
+	if len(c.problems) > 0 {
+		return &ValidationError{Problems: c.problems}
+	}
+	// The schema is the backstop for what the checks above do not cover (a map where a
+	// string belongs, a bad toleration): render would refuse it anyway.
+	if err := chartutil.ValidateAgainstSchema(ch, effective); err != nil {
+		return &ValidationError{Problems: []Problem{{Key: "values", Reason: "rejected by values.schema.json: " + strings.TrimSpace(err.Error())}}}
+	}
+	return nil
+}
+
+// ExampleClusterIP suggests a root clusterIP for a service range: the last usable
+// address, which kube-apiserver allocates last and so is least likely to be taken.
+func ExampleClusterIP(svc netip.Prefix) netip.Addr {
+	last := LastAddr(svc)
+	return last.Prev()
+}
+
+// LastAddr returns the last (broadcast) address of an IPv4 prefix.
+func LastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	if p.Bits() == 0 {
+		host = math.MaxUint32
+	}
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+type checker struct {
+	vals     map[string]any
+	problems []Problem
+}
+
+// add records a problem. One flag that sets several keys (--registry, --interface)
+// and is wrong for all of them is one problem naming every key, not several.
+func (c *checker) add(key, value, reason, fix string) {
+	flag := FlagFor(key)
+	for i, p := range c.problems {
+		if flag != "" && p.Flag == flag && p.Value == value && p.Reason == reason {
+			c.problems[i].Key += ", " + key
+			return
+		}
+	}
+	c.problems = append(c.problems, Problem{Key: key, Flag: flag, Value: value, Reason: reason, Fix: fix})
+}
+
+// str returns a string value; a value of another type is a problem.
+func (c *checker) str(key string) (string, bool) {
+	v, ok := Lookup(c.vals, key)
+	if !ok || v == nil {
+		return "", true
+	}
+	s, ok := v.(string)
+	if !ok {
+		c.add(key, fmt.Sprint(v), fmt.Sprintf("must be a string, not %T", v), "quote it in YAML, or use --set-string")
+		return "", false
+	}
+	return s, true
+}
+
+func (c *checker) integer(key string, lo, hi int64) (int64, bool) {
+	v, _ := Lookup(c.vals, key)
+	var n int64
+	switch x := v.(type) {
+	case int64:
+		n = x
+	case int:
+		n = int64(x)
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			c.add(key, fmt.Sprint(v), "must be a whole number", fmt.Sprintf("e.g. --set %s=%d", key, int64(x)))
+			return 0, false
+		}
+		n = int64(x)
+	case string:
+		if i, err := strconv.ParseInt(x, 10, 64); err == nil && FlagFor(key) != "" {
+			n = i // a dedicated flag's text that did not parse as a number is caught below
+		} else {
+			c.add(key, x, "must be a positive integer", "give a number, e.g. --set "+key+"=16")
+			return 0, false
+		}
+	default:
+		c.add(key, fmt.Sprint(v), "must be a positive integer", "give a number, e.g. --set "+key+"=16")
+		return 0, false
+	}
+	if n < lo || n > hi {
+		c.add(key, strconv.FormatInt(n, 10), fmt.Sprintf("must be between %d and %d", lo, hi), "give a value in that range")
+		return 0, false
+	}
+	return n, true
+}
+
+func (c *checker) boolean(key string) {
+	v, _ := Lookup(c.vals, key)
+	if _, ok := v.(bool); !ok {
+		c.add(key, fmt.Sprint(v), "must be true or false (the agent takes nothing else)", "write true or false, unquoted in YAML")
+	}
+}
+
+func (c *checker) enum(key string, allowed ...string) {
+	v, ok := c.str(key)
+	if !ok {
+		return
+	}
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	c.add(key, v, "must be one of "+strings.Join(allowed, ", "), "pick one of them")
+}
+
+func (c *checker) absPath(key string) {
+	if v, ok := c.str(key); ok && !strings.HasPrefix(v, "/") {
+		c.add(key, v, "must be an absolute host path", "start it with /")
+	}
+}
+
+// cidr parses an IPv4 CIDR that must be the network address of its prefix. An empty
+// value is left to the mandatory check.
+func (c *checker) cidr(key string) (netip.Prefix, bool) {
+	v, ok := c.str(key)
+	if !ok || v == "" {
+		return netip.Prefix{}, false
+	}
+	addrPart, bitsPart, hasSlash := strings.Cut(v, "/")
+	a, aerr := netip.ParseAddr(addrPart)
+	switch {
+	case !hasSlash:
+		c.add(key, v, "not a CIDR: the prefix length is missing", "write it as address/prefix, e.g. 10.96.0.0/12")
+		return netip.Prefix{}, false
+	case aerr == nil && !a.Is4():
+		c.add(key, v, "IPv6 is not supported: Romana's address plan is IPv4 only", "give an IPv4 CIDR")
+		return netip.Prefix{}, false
+	case aerr != nil:
+		c.add(key, v, "not an IPv4 CIDR: "+aerr.Error(), "write it as address/prefix, e.g. 10.96.0.0/12")
+		return netip.Prefix{}, false
+	}
+	if n, err := strconv.Atoi(bitsPart); err != nil || n < 0 || n > 32 || bitsPart != strconv.Itoa(n) {
+		c.add(key, v, "prefix length must be 0-32", "e.g. "+addrPart+"/12")
+		return netip.Prefix{}, false
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		c.add(key, v, "not an IPv4 CIDR: "+err.Error(), "write it as address/prefix, e.g. 10.96.0.0/12")
+		return netip.Prefix{}, false
+	}
+	if p.Masked() != p {
+		c.add(key, v, "not the network address of its prefix", "use "+p.Masked().String())
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// ipv4 parses an IPv4 address. An empty value is left to the mandatory check.
+func (c *checker) ipv4(key string) (netip.Addr, bool) {
+	v, ok := c.str(key)
+	if !ok || v == "" {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(v)
+	switch {
+	case err != nil:
+		c.add(key, v, "not an IPv4 address", "give a dotted IPv4 address, e.g. 10.96.99.99")
+		return netip.Addr{}, false
+	case !a.Is4():
+		c.add(key, v, "IPv6 is not supported: Romana is IPv4 only", "give an IPv4 address")
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+func (c *checker) clusterIPInRange(ip netip.Addr, svc netip.Prefix) {
+	example := fmt.Sprintf("e.g. --cluster-ip=%s", ExampleClusterIP(svc))
+	switch {
+	case !svc.Contains(ip):
+		c.add("romanaRoot.clusterIP", ip.String(), fmt.Sprintf("is outside agent.clusterIPCIDR (--cluster-ip-cidr) %s: a Service's clusterIP must lie inside the service range", svc),
+			"pick an address inside it, "+example)
+	case ip == svc.Addr() || ip == LastAddr(svc):
+		c.add("romanaRoot.clusterIP", ip.String(), fmt.Sprintf("is the network or broadcast address of agent.clusterIPCIDR (--cluster-ip-cidr) %s: the API server never allocates it", svc),
+			"pick another address, "+example)
+	}
+}
+
+// url checks an http(s) URL with a host.
+func (c *checker) url(key string, optional bool) {
+	v, ok := c.str(key)
+	if !ok || (optional && v == "") {
+		return
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || strings.ContainsFunc(v, unicode.IsSpace):
+		c.add(key, v, "not a URL", "give http://host:port")
+	case u.Scheme != "http" && u.Scheme != "https":
+		c.add(key, v, "must be an http or https URL", "give http://host:port")
+	case u.Host == "" || u.Hostname() == "":
+		c.add(key, v, "has no host", "give http://host:port")
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		c.add(key, v, "must not carry user info, a query or a fragment", "give http://host:port[/path]")
+	}
+}
+
+// rootURL checks that the agent's --romana-root reaches the root Service.
+func (c *checker) rootURL(ip netip.Addr, port int64) {
+	v, _ := c.str("agent.romanaRoot")
+	if v == "" {
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return // reported by url()
+	}
+	want := fmt.Sprintf("http://%s:%d", ip, port)
+	if h, err := netip.ParseAddr(u.Hostname()); err == nil && h != ip {
+		c.add("agent.romanaRoot", v, fmt.Sprintf("its host %s is not romanaRoot.clusterIP %s, so the agent could not reach root", h, ip),
+			"drop --romana-root to use "+want)
+	}
+	p := u.Port()
+	if p == "" {
+		p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if p != strconv.FormatInt(port, 10) {
+		c.add("agent.romanaRoot", v, fmt.Sprintf("its port %s is not the root Service's port %d (romanaRoot.port), so the agent could not reach root", p, port),
+			"use "+want)
+	}
+}
+
+// iface checks a Linux interface name: 1-15 bytes (IFNAMSIZ less the NUL), no '/',
+// ':' or whitespace, and not "." or "..".
+func (c *checker) iface(key string, optional bool) {
+	v, ok := c.str(key)
+	if !ok || (optional && v == "") {
+		return
+	}
+	switch {
+	case len(v) == 0 || len(v) > 15:
+		c.add(key, v, fmt.Sprintf("an interface name is 1-15 characters, this one has %d", len(v)), ifaceFix)
+	case strings.ContainsAny(v, "/:") || strings.ContainsFunc(v, unicode.IsSpace):
+		c.add(key, v, "an interface name cannot contain '/', ':' or whitespace", ifaceFix)
+	case v == "." || v == "..":
+		c.add(key, v, "not a valid interface name", ifaceFix)
+	}
+}
+
+const (
+	ifaceFix = "give the name `ip link` shows, e.g. eth0"
+	tagFix   = "e.g. v0.9.3 (letters, digits, '.', '_', '-'; 1-128 characters)"
+)
+
+func (c *checker) tag(key string, optional bool) {
+	v, ok := c.str(key)
+	if !ok || (optional && v == "") {
+		return
+	}
+	switch {
+	case v == "":
+		c.add(key, v, "an image tag cannot be empty", tagFix)
+	case len(v) > 128:
+		c.add(key, v, fmt.Sprintf("an image tag is at most 128 characters, this one has %d", len(v)), tagFix)
+	case !isAlnum(rune(v[0])):
+		c.add(key, v, "an image tag must start with a letter or a digit", tagFix)
+	case !tagRE.MatchString(v):
+		c.add(key, v, "an image tag may contain only letters, digits, '.', '_' and '-'", tagFix)
+	}
+}
+
+func (c *checker) images() {
+	c.tag("image.tag", true)
+	for _, key := range []string{"image.registry", "datastore.image.registry", "tests.image.registry"} {
+		if v, ok := c.str(key); ok && !registryRE.MatchString(v) {
+			c.add(key, v, "not a valid image reference prefix", "give host[:port][/org], e.g. registry.example.com:5000/romana (path in lower case)")
+		}
+	}
+	for _, key := range []string{"datastore.image.name", "tests.image.name"} {
+		if v, ok := c.str(key); ok && !nameRE.MatchString(v) {
+			c.add(key, v, "not a valid image name (lower-case letters, digits and separators)", "e.g. mysql")
+		}
+	}
+	c.tag("datastore.image.tag", false)
+	c.tag("tests.image.tag", false)
+}
+
+func isAlnum(r rune) bool {
+	return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
