@@ -3,9 +3,7 @@ package install
 import (
 	"bytes"
 	"fmt"
-	"runtime/debug"
 	"strings"
-	"sync"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
@@ -124,25 +122,17 @@ func classify(err error) error {
 	return fmt.Errorf("render chart: %w", err)
 }
 
-// clientKubeVersion is the Kubernetes version an offline render assumes: the one the
-// linked client-go speaks (v0.37.x -> v1.37.0). Helm's own release builds stamp the
-// same through ldflags; without it the SDK assumes v1.20.0, which the chart's
-// kubeVersion refuses.
-var clientKubeVersion = sync.OnceValue(func() *chartutil.KubeVersion {
-	kv := chartutil.DefaultCapabilities.KubeVersion
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path != "k8s.io/client-go" {
-				continue
-			}
-			var major, minor int
-			if _, err := fmt.Sscanf(d.Version, "v0.%d.%d", &minor, new(int)); err == nil {
-				major = 1
-				if v, err := chartutil.ParseKubeVersion(fmt.Sprintf("v%d.%d.0", major, minor)); err == nil {
-					kv = *v
-				}
-			}
-		}
+// OfflineKubeVersion is the Kubernetes version an offline render assumes: the one
+// the linked client-go speaks (go.mod's k8s.io/client-go v0.37.x means v1.37;
+// TestOfflineKubeVersionMatchesGoMod keeps the two together). Helm's release builds
+// stamp the same through ldflags; without it the SDK assumes v1.20.0, which the
+// chart's kubeVersion refuses.
+const OfflineKubeVersion = "v1.37.0"
+
+func clientKubeVersion() *chartutil.KubeVersion {
+	kv, err := chartutil.ParseKubeVersion(OfflineKubeVersion)
+	if err != nil {
+		panic(err) // a constant: covered by tests
 	}
-	return &kv
-})
+	return kv
+}

@@ -1,0 +1,212 @@
+package values_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	romana "github.com/romana/romanactl"
+	"github.com/romana/romanactl/internal/values"
+	"helm.sh/helm/v3/pkg/chart"
+)
+
+func loadChart(t testing.TB) *chart.Chart {
+	t.Helper()
+	ch, err := romana.Chart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// TestValidateRules starts from a valid kubeadm install and breaks one field per case
+// (kind's trick), asserting the key, the flag and the reason in the message.
+func TestValidateRules(t *testing.T) {
+	ch := loadChart(t)
+	tests := []struct {
+		name    string
+		env     string
+		flags   map[string]string
+		set     []string
+		wantErr []string // substrings of the error; none means valid
+	}{
+		{name: "kubeadm defaults are valid", env: "kubeadm"},
+		{name: "kops defaults are valid", env: "kops"},
+		{name: "no env: chart defaults are valid", env: ""},
+		{name: "custom with the mandatory values is valid", env: "custom", flags: map[string]string{"cidr": "10.112.0.0/12", "cluster-ip": "10.0.0.99", "cluster-ip-cidr": "10.0.0.0/16"}},
+		{name: "custom lists every missing mandatory value in one error", env: "custom",
+			wantErr: []string{"1 invalid value", "missing mandatory values: services.cidr (--cidr), romanaRoot.clusterIP (--cluster-ip), agent.clusterIPCIDR (--cluster-ip-cidr)"}},
+		{name: "custom missing one", env: "custom", flags: map[string]string{"cidr": "10.112.0.0/12", "cluster-ip-cidr": "10.0.0.0/16"},
+			wantErr: []string{"missing mandatory values: romanaRoot.clusterIP (--cluster-ip)"}},
+		{name: "cidr not canonical", flags: map[string]string{"cidr": "10.192.0.1/10"},
+			wantErr: []string{`services.cidr (--cidr) "10.192.0.1/10": not the network address of its prefix; use 10.192.0.0/10`}},
+		{name: "cidr IPv6", flags: map[string]string{"cidr": "fd00::/64"},
+			wantErr: []string{`services.cidr (--cidr) "fd00::/64": IPv6 is not supported: Romana's address plan is IPv4 only`}},
+		{name: "cidr prefix out of range", flags: map[string]string{"cidr": "10.0.0.0/33"},
+			wantErr: []string{`services.cidr (--cidr) "10.0.0.0/33": prefix length must be 0-32`}},
+		{name: "cidr without prefix", flags: map[string]string{"cidr": "10.0.0.0"},
+			wantErr: []string{`services.cidr (--cidr) "10.0.0.0": not a CIDR: the prefix length is missing`}},
+		{name: "cidr garbage", flags: map[string]string{"cidr": "ten/8"},
+			wantErr: []string{`services.cidr (--cidr) "ten/8": not an IPv4 CIDR`}},
+		{name: "cluster-ip-cidr not canonical", flags: map[string]string{"cluster-ip-cidr": "10.96.0.1/12"},
+			wantErr: []string{`agent.clusterIPCIDR (--cluster-ip-cidr) "10.96.0.1/12": not the network address of its prefix; use 10.96.0.0/12`}},
+		{name: "plan does not fit (seed's /24 example)", flags: map[string]string{"cidr": "100.112.0.0/24"},
+			wantErr: []string{`services.cidr (--cidr) "100.112.0.0/24": the address plan does not fit: prefix 24 + node bits 8 (services.nodes=256) + namespace bits 4 (services.namespaces=16) + segment bits 4 (services.segments=16) = 40, which leaves -8 bits`, "a prefix of /15 or shorter"}},
+		{name: "plan exactly 32 bits does not fit", flags: map[string]string{"cidr": "100.112.0.0/16"},
+			wantErr: []string{"= 32, which leaves 0 bits for endpoints; it must be below 32"}},
+		{name: "plan at 31 bits fits", flags: map[string]string{"cidr": "100.112.0.0/15"}},
+		{name: "nodes zero", flags: map[string]string{"nodes": "0"},
+			wantErr: []string{`services.nodes (--nodes) "0": must be between 1 and`}},
+		{name: "nodes not a number", flags: map[string]string{"nodes": "many"},
+			wantErr: []string{`services.nodes (--nodes) "many": must be a positive integer`}},
+		{name: "namespaces negative", set: []string{"services.namespaces=-4"},
+			wantErr: []string{`services.namespaces (--namespaces) "-4": must be between 1 and`}},
+		{name: "segments fractional", set: []string{"services.segments=2.5"},
+			wantErr: []string{`services.segments (--segments) "2.5": must be a positive integer`}},
+		{name: "romana cidr overlaps service range", flags: map[string]string{"cidr": "10.96.0.0/11"},
+			wantErr: []string{`services.cidr (--cidr) "10.96.0.0/11": overlaps agent.clusterIPCIDR (--cluster-ip-cidr) 10.96.0.0/12`}},
+		{name: "clusterIP outside the service range", flags: map[string]string{"cluster-ip": "10.200.0.1"},
+			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "10.200.0.1": is outside agent.clusterIPCIDR (--cluster-ip-cidr) 10.96.0.0/12`, "e.g. --cluster-ip=10.111.255.254"}},
+		{name: "clusterIP is the network address", flags: map[string]string{"cluster-ip": "10.96.0.0"},
+			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "10.96.0.0": is the network or broadcast address`}},
+		{name: "clusterIP is the broadcast address", flags: map[string]string{"cluster-ip": "10.111.255.255"},
+			wantErr: []string{`"10.111.255.255": is the network or broadcast address`}},
+		{name: "clusterIP inside the Romana CIDR", flags: map[string]string{"cluster-ip": "100.112.0.10", "cluster-ip-cidr": "100.64.0.0/10", "cidr": "100.112.0.0/12"},
+			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "100.112.0.10": lies inside services.cidr (--cidr) 100.112.0.0/12`}},
+		{name: "clusterIP not an address", flags: map[string]string{"cluster-ip": "10.99.99"},
+			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "10.99.99": not an IPv4 address`}},
+		{name: "clusterIP IPv6", flags: map[string]string{"cluster-ip": "fd00::1"},
+			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "fd00::1": IPv6 is not supported`}},
+		{name: "romana-root matching is valid", flags: map[string]string{"romana-root": "http://10.99.99.99:9600"}},
+		{name: "romana-root DNS name with the right port is valid", flags: map[string]string{"romana-root": "http://romana-root.kube-system.svc:9600"}},
+		{name: "romana-root other IP", flags: map[string]string{"romana-root": "http://10.99.99.98:9600"},
+			wantErr: []string{`agent.romanaRoot (--romana-root) "http://10.99.99.98:9600": its host 10.99.99.98 is not romanaRoot.clusterIP 10.99.99.99`}},
+		{name: "romana-root other port", flags: map[string]string{"romana-root": "http://10.99.99.99:9601"},
+			wantErr: []string{`its port 9601 is not the root Service's port 9600`}},
+		{name: "romana-root implied port 80", flags: map[string]string{"romana-root": "http://10.99.99.99"},
+			wantErr: []string{`its port 80 is not the root Service's port 9600`}},
+		{name: "romana-root not http", flags: map[string]string{"romana-root": "ftp://10.99.99.99:9600"},
+			wantErr: []string{`agent.romanaRoot (--romana-root) "ftp://10.99.99.99:9600": must be an http or https URL`}},
+		{name: "romana-root without host", flags: map[string]string{"romana-root": "http://:9600"},
+			wantErr: []string{`agent.romanaRoot (--romana-root) "http://:9600": has no host`}},
+		{name: "api-server not a URL", flags: map[string]string{"api-server": "127.0.0.1:8080"},
+			wantErr: []string{`services.apiServer (--api-server) "127.0.0.1:8080"`}},
+		{name: "ip-address not IPv4", flags: map[string]string{"ip-address": "::1"},
+			wantErr: []string{`services.ipAddress (--ip-address) "::1": not an IPv4 address`}},
+		{name: "interface too long", flags: map[string]string{"interface": "averyveryverylongname"},
+			wantErr: []string{`services.interface, agent.interface (--interface) "averyveryverylongname": an interface name is 1-15 characters, this one has 21`}},
+		{name: "interface with a colon", flags: map[string]string{"nat-interface": "eth0:1"},
+			wantErr: []string{`agent.natInterface (--nat-interface) "eth0:1": an interface name cannot contain '/', ':' or whitespace`}},
+		{name: "interface with a slash", set: []string{"agent.interface=eth/0"},
+			wantErr: []string{`agent.interface (--interface) "eth/0"`}},
+		{name: "nat not a boolean", flags: map[string]string{"nat": "yes"},
+			wantErr: []string{`agent.nat (--nat) "yes": must be true or false`}},
+		{name: "pod-to-host not a boolean", set: []string{"agent.podToHost=1"},
+			wantErr: []string{`agent.podToHost (--pod-to-host) "1": must be true or false`}},
+		{name: "tag bad first character", flags: map[string]string{"tag": ".v1"},
+			wantErr: []string{`image.tag (--tag) ".v1": an image tag must start with a letter or a digit`}},
+		{name: "tag bad character", flags: map[string]string{"tag": "v1+build"},
+			wantErr: []string{`image.tag (--tag) "v1+build": an image tag may contain only letters, digits`}},
+		{name: "tag too long", flags: map[string]string{"tag": strings.Repeat("a", 129)},
+			wantErr: []string{`an image tag is at most 128 characters, this one has 129`}},
+		{name: "tag of 128 is valid", flags: map[string]string{"tag": strings.Repeat("a", 128)}},
+		{name: "registry with upper-case path", flags: map[string]string{"registry": "registry.example.com/Romana"},
+			wantErr: []string{`image.registry, datastore.image.registry, tests.image.registry (--registry) "registry.example.com/Romana": not a valid image reference prefix`}},
+		{name: "registry with port is valid", flags: map[string]string{"registry": "localhost:5000/romana"}},
+		{name: "services-as unknown", flags: map[string]string{"services-as": "pod"},
+			wantErr: []string{`services.deploy (--services-as) "pod": must be daemonSet or staticPod`}},
+		{name: "services-as static-pod is valid", flags: map[string]string{"services-as": "static-pod"}},
+		{name: "unknown key suggests the closest", set: []string{"services.cidrr=10.0.0.0/8"},
+			wantErr: []string{"services.cidrr: unknown key; did you mean services.cidr?"}},
+		{name: "right key at the wrong level", set: []string{"clusterIP=10.99.99.99"},
+			wantErr: []string{"clusterIP: unknown key; did you mean romanaRoot.clusterIP?"}},
+		{name: "wrong type: cidr as a number", set: []string{"services.cidr=10"},
+			wantErr: []string{`services.cidr (--cidr) "10": must be a string`}},
+		{name: "port out of range", set: []string{"romanaRoot.port=70000"},
+			wantErr: []string{`romanaRoot.port "70000": must be between 1 and 65535`}},
+		{name: "every problem at once", flags: map[string]string{"cidr": "10.192.0.1/10", "cluster-ip": "10.200.0.1", "nat": "maybe"},
+			wantErr: []string{"3 invalid value(s)", "services.cidr", "romanaRoot.clusterIP", "agent.nat"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env
+			if env == "" && !strings.HasPrefix(tt.name, "no env") {
+				env = "kubeadm"
+			}
+			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Set: tt.set})
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("want valid, got: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error containing %q, got none", tt.wantErr)
+			}
+			if !values.IsInputError(err) {
+				t.Errorf("want an input error (exit 2), got %T", err)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownEnvironmentListsKnownOnes(t *testing.T) {
+	_, err := values.Resolve(loadChart(t), values.Options{Env: "eks"})
+	var ie *values.InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `--env "eks": unknown environment; known: custom, kops, kubeadm`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPrecedence: chart defaults < env < -f files < --set < --set-string < flags.
+func TestPrecedence(t *testing.T) {
+	ch := loadChart(t)
+	dir := t.TempDir()
+	f1 := writeFile(t, dir, "a.yaml", "services:\n  nodes: 64\n  namespaces: 8\n  segments: 8\n")
+	f2 := writeFile(t, dir, "b.yaml", "services:\n  namespaces: 4\n")
+	res, err := values.Resolve(ch, values.Options{
+		Env:        "kops",
+		ValueFiles: []string{f1, f2},
+		Set:        []string{"services.segments=2", "image.tag=fromset"},
+		SetString:  []string{"image.tag=fromsetstring", "services.apiServer=https://10.0.0.1:6443"},
+		Flags:      map[string]string{"api-server": "https://127.0.0.1:6443"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"services.cidr":       "10.192.0.0/10",          // env over chart default
+		"services.nodes":      float64(64),              // first file
+		"services.namespaces": float64(4),               // second file over first
+		"services.segments":   int64(2),                 // --set over files
+		"image.tag":           "fromsetstring",          // --set-string over --set
+		"services.apiServer":  "https://127.0.0.1:6443", // flag over --set-string
+		"image.registry":      "quay.io/romana",         // chart default
+	}
+	for k, w := range want {
+		if got, _ := values.Lookup(res.Effective, k); got != w {
+			t.Errorf("%s = %#v, want %#v", k, got, w)
+		}
+	}
+	// Supplied holds only the user's layers: what a release stores as its config.
+	if _, ok := values.Lookup(res.Supplied, "image.registry"); ok {
+		t.Error("Supplied must not contain chart defaults")
+	}
+}
+
+func TestRegistryRewritesEveryImage(t *testing.T) {
+	res, err := values.Resolve(loadChart(t), values.Options{Env: "kubeadm", Flags: map[string]string{"registry": "registry.local:5000/mirror"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"image.registry", "datastore.image.registry", "tests.image.registry"} {
+		if got, _ := values.Lookup(res.Effective, k); got != "registry.local:5000/mirror" {
+			t.Errorf("%s = %v", k, got)
+		}
+	}
+}
