@@ -1,0 +1,171 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// everyFlag sets every dedicated flag to a non-default value.
+var everyFlag = []string{
+	"--env=custom", "--tag=v0.9.3", "--registry=registry.example.com:5000/mirror",
+	"--cidr=10.128.0.0/10", "--api-server=https://127.0.0.1:6443", "--interface=ens5",
+	"--ip-address=192.168.10.2", "--nodes=100", "--namespaces=8", "--segments=4",
+	"--cluster-ip=10.0.0.99", "--romana-root=http://10.0.0.99:9600", "--nat=false",
+	"--nat-interface=ens6", "--cluster-ip-cidr=10.0.0.0/16", "--pod-to-host=false",
+	"--services-as=daemonset",
+}
+
+func TestGoldenTemplate(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"template-kubeadm", []string{"--env=kubeadm"}},
+		{"template-kops", []string{"--env=kops"}},
+		{"template-custom", []string{"--env=custom", "--cidr=10.112.0.0/12", "--cluster-ip=10.0.0.99", "--cluster-ip-cidr=10.0.0.0/16"}},
+		{"template-static-pod", []string{"--env=kubeadm", "--services-as=static-pod"}},
+		{"template-tag-registry", []string{"--env=kubeadm", "--tag=v0.9.3", "--registry=registry.example.com:5000/mirror"}},
+		{"template-every-flag", everyFlag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, append([]string{"template"}, tt.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			golden(t, tt.name, pinPassword(r.stdout))
+		})
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"plan-kubeadm", []string{"plan", "--env=kubeadm"}},
+		{"plan-kops-json", []string{"plan", "--env=kops", "-o", "json"}},
+		{"envs", []string{"envs"}},
+		{"values-kops-json", []string{"values", "--env=kops", "-o", "json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			golden(t, tt.name, r.stdout)
+		})
+	}
+}
+
+// TestTemplateContent asserts what the golden files hold, so a careless -update cannot
+// bless a broken render.
+func TestTemplateContent(t *testing.T) {
+	r := run(t, "template", "--env=kubeadm")
+	for _, want := range []string{
+		"kind: DaemonSet\nmetadata:\n  name: romana-services", "kind: DaemonSet\nmetadata:\n  name: romana-agent",
+		"matchLabels:\n      app: romana-services", "matchLabels:\n      app: romana-agent",
+		"node-role.kubernetes.io/control-plane: \"\"", "clusterIP: 10.99.99.99", "- name: root\n      port: 9600",
+		// the seven services settings and the six agent settings
+		"--cidr=100.112.0.0/12", "--api-server=http://127.0.0.1:8080", "--interface=eth0", "--ip-address=$(HOST_IP)",
+		"--nodes=256", "--namespaces=16", "--segments=16",
+		"--romana-root=http://10.99.99.99:9600", "--nat=true", "--nat-interface=eth0", "--cluster-ip-cidr=10.96.0.0/12", "--pod-to-host=true",
+		"mountPath: /host/usr/local/bin", "mountPath: /host/etc/romana", "mountPath: /host/opt/cni/bin", "mountPath: /host/etc/cni/net.d",
+		"path: /var/lib/romana/db", "secretKeyRef:\n                  name: romana-datastore", "helm.sh/resource-policy: keep",
+		`image: "quay.io/romana/services:v0.9.3.5"`, `image: "quay.io/romana/agent:v0.9.3.5"`, `image: "docker.io/library/mysql:5"`,
+		"privileged: true", "automountServiceAccountToken: false", "helm.sh/hook: test",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("kubeadm render lacks %q", want)
+		}
+	}
+	for _, banned := range []string{"extensions/v1beta1", "kubeadm.alpha.kubernetes.io/role", "value: romana", `"*"`} {
+		if strings.Contains(r.stdout, banned) {
+			t.Errorf("kubeadm render contains %q", banned)
+		}
+	}
+	if m := passwordRE.FindStringSubmatch(r.stdout); m == nil {
+		t.Error("no generated password")
+	}
+	// Two renders generate two different passwords: it is random, not fixed.
+	if a, b := passwordRE.FindString(r.stdout), passwordRE.FindString(run(t, "template").stdout); a == b {
+		t.Errorf("the password is the same in two renders: %s", a)
+	}
+
+	reg := run(t, "template", "--registry=registry.example.com:5000/mirror", "--tag=v0.9.3").stdout
+	for _, want := range []string{`"registry.example.com:5000/mirror/services:v0.9.3"`, `"registry.example.com:5000/mirror/agent:v0.9.3"`,
+		`"registry.example.com:5000/mirror/mysql:5"`, `"registry.example.com:5000/mirror/busybox:1.37"`} {
+		if !strings.Contains(reg, want) {
+			t.Errorf("--registry render lacks %s", want)
+		}
+	}
+	if strings.Contains(reg, "quay.io") || strings.Contains(reg, "docker.io") {
+		t.Error("--registry left an image on its original registry")
+	}
+}
+
+func TestStaticPod(t *testing.T) {
+	r := run(t, "template", "--services-as=static-pod")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	docs := strings.Split(r.stdout, "\n---\n")
+	last := docs[len(docs)-1]
+	if !strings.Contains(last, "kind: Pod\nmetadata:\n  name: romana-services") || !strings.Contains(last, "MYSQL_ROOT_PASSWORD_FILE") ||
+		!strings.Contains(last, "path: /etc/romana/datastore-password") || strings.Contains(last, "secretKeyRef") {
+		t.Errorf("the static Pod is not the last document, or reads a Secret:\n%s", last)
+	}
+	if strings.Count(r.stdout, "name: romana-services\n") == 0 || strings.Contains(r.stdout, "kind: DaemonSet\nmetadata:\n  name: romana-services") {
+		t.Error("--services-as=static-pod must drop the services DaemonSet from the release")
+	}
+	if !strings.Contains(r.stderr, "/etc/kubernetes/manifests/romana-services.yaml") || !strings.Contains(r.stderr, "get secret romana-datastore") {
+		t.Errorf("stderr lacks the static Pod instructions:\n%s", r.stderr)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"template"}, 0, ""},
+		{[]string{"version"}, 0, ""},
+		{[]string{"envs", "-o", "json"}, 0, ""},
+		{[]string{"templat"}, 2, `unknown command "templat"`},
+		{[]string{"template", "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"template", "extra-arg"}, 2, "takes no arguments"},
+		{[]string{"template", "--env=nope"}, 2, "known: custom, kops, kubeadm"},
+		{[]string{"template", "--cidr=10.192.0.1/10"}, 2, "use 10.192.0.0/10"},
+		{[]string{"template", "--set", "services.cidrr=10.0.0.0/8"}, 2, "did you mean services.cidr?"},
+		{[]string{"template", "-f", "/does/not/exist.yaml"}, 2, "-f /does/not/exist.yaml"},
+		{[]string{"template", "--set", "a[-1]=1"}, 2, `--set "a[-1]=1"`},
+		{[]string{"values", "-o", "xml"}, 2, `-o "xml": unknown output format`},
+		{[]string{"plan", "--cidr=10.0.0.0/24"}, 2, "the address plan does not fit"},
+		{[]string{"template", "--env=custom"}, 2, "missing mandatory values"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := run(t, tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tt.code, r.stderr)
+			}
+			if tt.code != 0 && r.stdout != "" {
+				t.Errorf("a failed command printed to stdout: %q", r.stdout)
+			}
+			if !strings.Contains(r.stderr, tt.msg) {
+				t.Errorf("stderr lacks %q:\n%s", tt.msg, r.stderr)
+			}
+		})
+	}
+}
+
+func TestHelpDocumentsExitCodes(t *testing.T) {
+	r := run(t, "--help")
+	for _, want := range []string{"Exit codes:", "0  success", "1  operational failure", "2  invalid input"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
