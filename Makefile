@@ -13,6 +13,10 @@ HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION
 	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(K8S_MINOR) \
 	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(K8S_MINOR)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# Static binaries, as helm's own release builds are (its Makefile: CGO_ENABLED ?= 0).
+# bin/helm and bin/romanactl are built alike so that `make bench` compares like with like.
+CGO_ENABLED ?= 0
+export CGO_ENABLED
 
 .PHONY: help build helm controlplane test test-unit golden fuzz bench lint fmt clean
 
@@ -23,12 +27,12 @@ build: ## build bin/romanactl
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/romanactl ./cmd/romanactl
 
 helm: ## build bin/helm from the helm.sh/helm/v3 version go.mod pins (skipped when current)
-	@if [ -x $(BIN)/helm ] && [ "$$(cat $(BIN)/.helm-version 2>/dev/null)" = "$(HELM_VERSION) k8s=1.$(K8S_MINOR)" ]; then \
+	@if [ -x $(BIN)/helm ] && [ "$$(cat $(BIN)/.helm-version 2>/dev/null)" = "$(HELM_VERSION) k8s=1.$(K8S_MINOR) cgo=$(CGO_ENABLED)" ]; then \
 		echo "helm: up to date ($(HELM_VERSION))"; \
 	else \
 		echo "helm: building $(HELM_VERSION) into bin/"; \
 		GOBIN=$(BIN) GOFLAGS=-buildvcs=false $(GO) install -trimpath -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && \
-		echo "$(HELM_VERSION) k8s=1.$(K8S_MINOR)" > $(BIN)/.helm-version; \
+		echo "$(HELM_VERSION) k8s=1.$(K8S_MINOR) cgo=$(CGO_ENABLED)" > $(BIN)/.helm-version; \
 	fi
 
 controlplane: ## build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok into bin/ (skipped when current)
@@ -47,6 +51,7 @@ fuzz: ## fuzz the CIDR/plan validator for 60s
 	$(GO) test ./internal/values/ -run '^$$' -fuzz FuzzValidateAddressPlan -fuzztime 60s
 
 bench: build helm ## benchmark romanactl against helm; writes docs/benchmarks.md
+	$(GO) build -o $(BIN)/benchcmp ./hack/benchcmp
 	hack/bench.sh
 
 lint: helm ## helm lint the chart with every environment

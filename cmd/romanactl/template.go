@@ -33,7 +33,7 @@ datastore password goes to stderr.`,
 			if err != nil {
 				return err
 			}
-			r, err := install.Render(ch, res.Supplied, o.namespace())
+			r, err := install.Render(ch, res.Supplied, install.RenderOptions{Namespace: o.namespace(), Validated: true})
 			if err != nil {
 				return err
 			}

@@ -37,13 +37,23 @@ type Rendered struct {
 	Notes string
 }
 
+// RenderOptions tune a client-side render.
+type RenderOptions struct {
+	// Namespace is the release namespace; "" means kube-system.
+	Namespace string
+	// Validated says the values already passed values.Validate, which checks them
+	// against values.schema.json itself: the render then skips a second compile and
+	// run of the schema (a measurable part of a template run).
+	Validated bool
+}
+
 // Render renders the chart client-side, like `helm template romana ./chart -n NS`.
 // supplied are the user's values (see values.Supplied).
-func Render(ch *chart.Chart, supplied map[string]any, namespace string) (*Rendered, error) {
-	if namespace == "" {
-		namespace = DefaultNamespace
+func Render(ch *chart.Chart, supplied map[string]any, o RenderOptions) (*Rendered, error) {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
 	}
-	rel, err := renderRelease(ch, supplied, namespace)
+	rel, err := renderRelease(ch, supplied, o)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +62,7 @@ func Render(ch *chart.Chart, supplied map[string]any, namespace string) (*Render
 		out.Notes = rel.Info.Notes
 	}
 	if deploy, _ := values.Lookup(rel.Config, "services.deploy"); deploy == "staticPod" {
-		pod, err := renderStaticPod(ch, supplied, namespace)
+		pod, err := renderStaticPod(ch, supplied, o)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +71,7 @@ func Render(ch *chart.Chart, supplied map[string]any, namespace string) (*Render
 	return out, nil
 }
 
-func renderRelease(ch *chart.Chart, supplied map[string]any, namespace string) (*release.Release, error) {
+func renderRelease(ch *chart.Chart, supplied map[string]any, o RenderOptions) (*release.Release, error) {
 	client := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	client.DryRun = true
 	client.DryRunOption = "client"
@@ -69,7 +79,8 @@ func renderRelease(ch *chart.Chart, supplied map[string]any, namespace string) (
 	client.Replace = true
 	client.IncludeCRDs = true
 	client.ReleaseName = ReleaseName
-	client.Namespace = namespace
+	client.Namespace = o.Namespace
+	client.SkipSchemaValidation = o.Validated
 	client.KubeVersion = clientKubeVersion()
 	rel, err := client.Run(ch, supplied)
 	if err != nil {
@@ -80,7 +91,7 @@ func renderRelease(ch *chart.Chart, supplied map[string]any, namespace string) (
 
 // renderStaticPod renders the romana.services.staticPod helper through a template
 // added to a copy of the chart, so it shares every helper with the DaemonSet.
-func renderStaticPod(ch *chart.Chart, supplied map[string]any, namespace string) (string, error) {
+func renderStaticPod(ch *chart.Chart, supplied map[string]any, o RenderOptions) (string, error) {
 	cp := *ch
 	cp.Templates = []*chart.File{{Name: staticPodTemplate, Data: []byte(`{{ include "romana.services.staticPod" . }}`)}}
 	for _, t := range ch.Templates {
@@ -88,7 +99,8 @@ func renderStaticPod(ch *chart.Chart, supplied map[string]any, namespace string)
 			cp.Templates = append(cp.Templates, t)
 		}
 	}
-	rel, err := renderRelease(&cp, supplied, namespace)
+	o.Validated = true // the full render above has checked them
+	rel, err := renderRelease(&cp, supplied, o)
 	if err != nil {
 		return "", err
 	}

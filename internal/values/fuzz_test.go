@@ -30,7 +30,7 @@ func FuzzValidateAddressPlan(f *testing.F) {
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		_, renderErr := install.Render(ch, supplied, "kube-system")
+		_, renderErr := install.Render(ch, supplied, install.RenderOptions{})
 		if err != nil {
 			if !values.IsInputError(err) {
 				t.Fatalf("rejection is not an input error: %v", err)

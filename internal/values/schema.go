@@ -11,6 +11,8 @@ import (
 
 // schemaNode is the part of a JSON schema that knowing the chart's keys needs.
 type schemaNode struct {
+	Ref                  string                 `json:"$ref"`
+	Defs                 map[string]*schemaNode `json:"$defs"`
 	Properties           map[string]*schemaNode `json:"properties"`
 	AdditionalProperties json.RawMessage        `json:"additionalProperties"`
 	Items                *schemaNode            `json:"items"`
@@ -29,12 +31,31 @@ func unknownKeys(ch *chart.Chart, supplied map[string]any) ([]Problem, error) {
 	if err := json.Unmarshal(ch.Schema, &root); err != nil {
 		return nil, fmt.Errorf("parse chart schema: %w", err)
 	}
+	root.resolveRefs(root.Defs, 0)
 	var known []string
 	collectPaths(&root, "", &known)
 	var problems []Problem
 	walkUnknown(&root, "", supplied, known, &problems)
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
 	return problems, nil
+}
+
+// resolveRefs replaces local "#/$defs/NAME" references with the definitions they
+// name, so the walk below sees shared objects (image, resources) like inline ones.
+func (n *schemaNode) resolveRefs(defs map[string]*schemaNode, depth int) {
+	if n == nil || depth > 16 {
+		return
+	}
+	if name, ok := strings.CutPrefix(n.Ref, "#/$defs/"); ok {
+		if d := defs[name]; d != nil {
+			n.Properties, n.AdditionalProperties, n.Items = d.Properties, d.AdditionalProperties, d.Items
+		}
+		n.Ref = ""
+	}
+	for _, c := range n.Properties {
+		c.resolveRefs(defs, depth+1)
+	}
+	n.Items.resolveRefs(defs, depth+1)
 }
 
 func collectPaths(n *schemaNode, prefix string, out *[]string) {

@@ -118,6 +118,8 @@ func TestValidateRules(t *testing.T) {
 		{name: "services-as static-pod is valid", flags: map[string]string{"services-as": "static-pod"}},
 		{name: "unknown key suggests the closest", set: []string{"services.cidrr=10.0.0.0/8"},
 			wantErr: []string{"services.cidrr: unknown key; did you mean services.cidr?"}},
+		{name: "unknown key inside a shared schema definition", set: []string{"datastore.image.nme=mysql"},
+			wantErr: []string{"datastore.image.nme: unknown key; did you mean datastore.image.name?"}},
 		{name: "right key at the wrong level", set: []string{"clusterIP=10.99.99.99"},
 			wantErr: []string{"clusterIP: unknown key; did you mean romanaRoot.clusterIP?"}},
 		{name: "wrong type: cidr as a number", set: []string{"services.cidr=10"},
