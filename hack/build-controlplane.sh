@@ -15,10 +15,12 @@ BIN="$PWD/bin"
 STAMP="$BIN/.controlplane-version"
 WANT="kubernetes=$K8S_VERSION kwok=$KWOK_VERSION"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+STAGES="$BIN/kwok-stages.yaml"
 
 mkdir -p "$BIN"
 have_all=1
 for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || have_all=0; done
+[ -f "$STAGES" ] || have_all=0
 if [ "$have_all" = 1 ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ]; then
   echo "control plane: up to date ($WANT)"
   exit 0
@@ -41,5 +43,13 @@ echo "control plane: building $WANT into bin/ (first build ~15 min on 2 cores)"
 )
 echo "  building kwok"
 GOBIN="$BIN" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+# kwok refuses to start without stages ("no stages found"). Its module ships them as
+# YAML; concatenate the ones a fast simulated cluster needs into one file.
+kwokdir=$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+: > "$STAGES"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+         pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  { echo "---"; cat "$kwokdir/kustomize/stage/$f"; } >> "$STAGES"
+done
 echo "$WANT" > "$STAMP"
 echo "control plane: done"
