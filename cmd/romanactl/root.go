@@ -77,6 +77,14 @@ cluster's network before it touches anything.
 	o.kube.AddFlags(cmd.PersistentFlags())
 
 	cmd.AddCommand(
+		newInstallCmd(o),
+		newUpgradeCmd(o),
+		newDiffCmd(o),
+		newStatusCmd(o),
+		newHistoryCmd(o),
+		newRollbackCmd(o),
+		newUninstallCmd(o),
+		newCheckCmd(o),
 		newTemplateCmd(o),
 		newValuesCmd(o),
 		newEnvsCmd(o),

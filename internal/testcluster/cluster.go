@@ -133,7 +133,11 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			"--controllers=*,-serviceaccount-token", "--allocate-node-cidrs=true",
 			"--cluster-cidr=" + ClusterCIDR, "--service-cluster-ip-range=" + ServiceCIDR}},
 		{"kube-scheduler", []string{kubeconfig, "--leader-elect=false", "--secure-port=0"}},
-		{"kwok", []string{kubeconfig, "--manage-all-nodes=true", "--config=" + filepath.Join(bin, "kwok-stages.yaml"),
+		{"kwok", []string{kubeconfig, "--manage-all-nodes=true",
+			// The heartbeat-with-lease stage renews node status only every 10 minutes and
+			// relies on node leases in between; without them the node lifecycle controller
+			// marks every node (and its pods) NotReady after ~40s.
+			"--node-lease-duration-seconds=40", "--config=" + filepath.Join(bin, "kwok-stages.yaml"),
 			"--server-address=127.0.0.1:" + freePort()}},
 	}
 	for _, comp := range components {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/values"
+)
+
+func newCheckCmd(o *rootOptions) *cobra.Command {
+	var vf *valuesFlags
+	var pre bool
+	var output string
+	var skip []string
+	cmd := &cobra.Command{
+		Use:   "check --pre",
+		Short: "Run the pre-flight checks that install and upgrade run (✓ pass, ‼ warn, ✗ fail)",
+		Long: `Check the values against the live cluster, as install and upgrade do before any
+write. Each check prints ✓, ‼ or ✗ with its fix:
+
+  kubernetes-version      the server satisfies the chart's kubeVersion
+  permissions             SelfSubjectAccessReview for every kind and verb an install needs
+  service-range           romanaRoot.clusterIP is inside the cluster's service range
+                          (ServiceCIDR API, else kubeadm-config, else a dry-run create)
+  agent-cluster-ip-cidr   ‼ agent.clusterIPCIDR equals that range
+  cluster-ip-free         no other Service holds romanaRoot.clusterIP (IPAddress API)
+  address-plan            services.cidr overlaps no service range, node IP or podCIDR
+  placement               a node matches services.nodeSelector
+  environment             which environment is used, and why
+  kops-*                  ‼ the kops limitations, with kops environments
+
+Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !pre {
+				return values.Inputf("say which checks to run: --pre (the pre-flight)")
+			}
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+				return err
+			}
+			if err := install.CheckSkips(skip); err != nil {
+				return err
+			}
+			ch, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			env, reason, err := environment(cmd.Context(), c, vf.env)
+			if err != nil {
+				return err
+			}
+			opts := vf.options(cmd.Flags())
+			opts.Env = env
+			res, err := values.Resolve(ch, opts)
+			if err != nil {
+				return err
+			}
+			report, err := install.Preflight(cmd.Context(), c.Kube, install.PreflightInput{Namespace: c.Namespace, Env: env, EnvReason: reason,
+				Effective: res.Effective, KubeVersion: ch.Metadata.KubeVersion, Skip: skip})
+			if err != nil {
+				return err
+			}
+			if output == "text" {
+				install.WriteReport(o.out, report)
+			} else if err := printStructured(o.out, output, report); err != nil {
+				return err
+			}
+			if len(report.Failed()) > 0 {
+				return &install.PreflightError{Report: report}
+			}
+			if output == "text" {
+				fmt.Fprintln(o.out, "Pre-flight passed.")
+			}
+			return nil
+		},
+	}
+	vf = addValuesFlags(cmd, o, "auto")
+	cmd.Flags().BoolVar(&pre, "pre", false, "run the pre-flight checks")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json|yaml")
+	cmd.Flags().StringArrayVar(&skip, "skip-check", nil, "acknowledge a ‼ check by name (can repeat)")
+	return cmd
+}

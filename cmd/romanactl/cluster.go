@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/install"
+)
+
+// clusterFlags are shared by install and upgrade.
+type clusterFlags struct {
+	wait    bool
+	timeout time.Duration
+	atomic  bool
+	skip    []string
+}
+
+func addClusterFlags(cmd *cobra.Command) *clusterFlags {
+	f := &clusterFlags{}
+	fs := cmd.Flags()
+	fs.BoolVar(&f.wait, "wait", true, "wait until romana-services has ≥1 ready pod and romana-agent is ready on every node")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait")
+	fs.BoolVar(&f.atomic, "atomic", true, "on failure, undo: install removes what it created, upgrade rolls back to the last good revision")
+	fs.StringArrayVar(&f.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name (‼ checks only; can repeat)")
+	return f
+}
+
+// client builds the cluster client: the kubeconfig is read here, never before.
+func (o *rootOptions) client() (*install.Client, error) {
+	return install.NewClient(o.kube, o.namespace(), o.out)
+}
+
+// environment resolves --env=auto against the cluster; any other value is used as given.
+func environment(ctx context.Context, c *install.Client, env string) (string, string, error) {
+	if env != "auto" {
+		if env == "" {
+			return "", "the release's stored values", nil
+		}
+		return env, "--env=" + env, nil
+	}
+	got, why, err := install.DetectEnv(ctx, c.Kube)
+	if err != nil {
+		return "", "", err
+	}
+	return got, "auto-detected: " + why, nil
+}
+
+func describeEnv(env, reason string) string {
+	if env == "" {
+		return reason
+	}
+	return fmt.Sprintf("%s (%s)", env, reason)
+}

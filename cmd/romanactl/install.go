@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/values"
+)
+
+func newInstallCmd(o *rootOptions) *cobra.Command {
+	var vf *valuesFlags
+	var cf *clusterFlags
+	var dryRun string
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Pre-flight, then install Romana as the Helm release romana in kube-system",
+		Long: `Validate the values, run the pre-flight checks against the cluster (see 'romanactl
+check --pre'), then install the release through the Helm SDK and wait for Romana to
+be ready. Nothing is written to the cluster when a value is invalid or a ✗ check fails
+(exit 2). With --atomic (the default) a failed install removes what it created.
+
+--env=auto (the default) picks kubeadm when kube-system/kubeadm-config exists, kops
+when a node has the kops.k8s.io/instancegroup label, else custom.`,
+		Example: `  romanactl install --env=auto
+  romanactl install --env=custom --cidr=10.112.0.0/12 --cluster-ip=10.0.0.99 --cluster-ip-cidr=10.0.0.0/16
+  romanactl install --dry-run=server`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dryRun != "" && dryRun != "client" && dryRun != "server" {
+				return values.Inputf("--dry-run %q: use client or server", dryRun)
+			}
+			ch, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			env, reason := vf.env, "--env="+vf.env
+			if dryRun != "client" {
+				if env, reason, err = environment(ctx, c, vf.env); err != nil {
+					return err
+				}
+			} else if env == "auto" {
+				return values.Inputf("--dry-run=client cannot detect the environment: give --env=kubeadm|kops|custom")
+			}
+			opts := vf.options(cmd.Flags())
+			opts.Env = env
+			res, err := values.Resolve(ch, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(o.out, "Environment: %s\n", describeEnv(env, reason))
+			r, err := c.Install(ctx, install.InstallOptions{Chart: ch, Resolved: res, Env: env, EnvReason: reason,
+				Wait: cf.wait, Timeout: cf.timeout, DryRun: dryRun, Atomic: cf.atomic, Skip: cf.skip})
+			if err != nil {
+				return err
+			}
+			if dryRun != "" {
+				fmt.Fprint(o.out, r.Manifest)
+				fmt.Fprintf(o.out, "# dry run (%s): nothing was written; the password is hidden\n", dryRun)
+				return nil
+			}
+			fmt.Fprintf(o.out, "Romana %s installed: release %s, revision %d, %s, in %s. Check it with `romanactl status`.\n",
+				r.Release.Chart.Metadata.AppVersion, r.Release.Name, r.Release.Version, r.Release.Info.Status, r.Release.Namespace)
+			return nil
+		},
+	}
+	vf = addValuesFlags(cmd, o, "auto")
+	cf = addClusterFlags(cmd)
+	cmd.Flags().StringVar(&dryRun, "dry-run", "", "client: render only, no cluster; server: pre-flight, render with lookups, and send every object with dryRun=All; nothing is written")
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
+	return cmd
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/install"
+)
+
+func newStatusCmd(o *rootOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the release and ready/desired pods per DaemonSet and node role; exit 1 when not healthy",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.GetStatus(cmd.Context())
+			if st == nil {
+				return err
+			}
+			if output != "table" {
+				if perr := printStructured(o.out, output, st); perr != nil {
+					return perr
+				}
+			} else {
+				fmt.Fprintf(o.out, "Release %s in %s: revision %d, %s, chart %s (Romana %s), updated %s\n",
+					st.Release, st.Namespace, st.Revision, st.State, st.Chart, st.AppVersion, st.Updated.Format(time.RFC3339))
+				tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "DAEMONSET\tREADY\tCONTROL-PLANE\tWORKER\tHEALTH")
+				for _, d := range st.DaemonSets {
+					h := "ok"
+					if !d.Healthy {
+						h = d.Problem
+					}
+					fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", d.Name, d.Ready, d.Desired, role(d, "control-plane"), role(d, "worker"), h)
+				}
+				_ = tw.Flush()
+				if st.Healthy {
+					fmt.Fprintln(o.out, "Romana is healthy.")
+				}
+			}
+			if errors.Is(err, install.ErrNotHealthy) {
+				return fmt.Errorf("romana is not healthy (release %s, DaemonSets above)", st.State)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	return cmd
+}
+
+func role(d install.DaemonSetStatus, r string) string {
+	rc := d.ByRole[r]
+	return strconv.Itoa(rc.Ready) + "/" + strconv.Itoa(rc.Desired)
+}

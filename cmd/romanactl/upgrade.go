@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/install"
+)
+
+func newUpgradeCmd(o *rootOptions) *cobra.Command {
+	var vf *valuesFlags
+	var cf *clusterFlags
+	var reset, recreate bool
+	cmd := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Upgrade the release, keeping every value you chose before",
+		Long: `Upgrade the release romana. Values are reset-then-reuse: the new chart's defaults,
+then the values you supplied at the last revision, then this command's flags; so
+'romanactl upgrade --tag=v0.9.3' changes the tag and keeps everything else.
+--reset-values drops the previous values. An --env file applies only when given.
+
+When nothing would change (same chart, values and manifests), it says so and writes
+nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
+--recreate-root-service is given (a Service's clusterIP is immutable). With --atomic
+(the default) a failed upgrade rolls back to the last good revision.`,
+		Example: `  romanactl upgrade --tag=v0.9.3
+  romanactl upgrade --cluster-ip=10.96.99.98 --recreate-root-service`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ch, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			env, reason, err := environment(ctx, c, vf.env)
+			if err != nil {
+				return err
+			}
+			opts := vf.options(cmd.Flags())
+			opts.Env = env
+			r, err := c.Upgrade(ctx, install.UpgradeOptions{Chart: ch, Values: opts, ResetValues: reset, Env: env, EnvReason: reason,
+				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip})
+			if err != nil {
+				return err
+			}
+			if r.NoOp {
+				fmt.Fprintf(o.out, "No changes: revision %d is already deployed with these values and manifests; nothing was written.\n", r.Release.Version)
+				return nil
+			}
+			fmt.Fprintf(o.out, "Romana upgraded: release %s, revision %d, %s, in %s.\n", r.Release.Name, r.Release.Version, r.Release.Info.Status, r.Release.Namespace)
+			return nil
+		},
+	}
+	vf = addValuesFlags(cmd, o, "")
+	cf = addClusterFlags(cmd)
+	cmd.Flags().BoolVar(&reset, "reset-values", false, "drop the values supplied at the last revision; use only the chart defaults and this command's")
+	cmd.Flags().BoolVar(&recreate, "recreate-root-service", false, "allow a new romanaRoot.clusterIP by deleting and recreating the romana-root Service within the upgrade")
+	return cmd
+}
+
+func newDiffCmd(o *rootOptions) *cobra.Command {
+	var vf *valuesFlags
+	var reset, recreate bool
+	var output string
+	cmd := &cobra.Command{
+		Use:   "diff",
+		Short: "Show what an upgrade with the same flags would change, per object (no writes)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, "diff", "json", "yaml"); err != nil {
+				return err
+			}
+			ch, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			env, _, err := environment(cmd.Context(), c, vf.env)
+			if err != nil {
+				return err
+			}
+			opts := vf.options(cmd.Flags())
+			opts.Env = env
+			diffs, err := c.Diff(cmd.Context(), install.UpgradeOptions{Chart: ch, Values: opts, ResetValues: reset, RecreateRootService: recreate})
+			if err != nil {
+				return err
+			}
+			if output != "diff" {
+				return printStructured(o.out, output, diffs)
+			}
+			if len(diffs) == 0 {
+				fmt.Fprintln(o.out, "No changes.")
+				return nil
+			}
+			for _, d := range diffs {
+				fmt.Fprintf(o.out, "# %s %s\n%s", d.Object, d.Change, d.Diff)
+			}
+			return nil
+		},
+	}
+	vf = addValuesFlags(cmd, o, "")
+	cmd.Flags().BoolVar(&reset, "reset-values", false, "as upgrade --reset-values")
+	cmd.Flags().BoolVar(&recreate, "recreate-root-service", false, "as upgrade --recreate-root-service")
+	cmd.Flags().StringVarP(&output, "output", "o", "diff", "output format: diff|json|yaml")
+	return cmd
+}

@@ -1,0 +1,48 @@
+package install
+
+import (
+	"fmt"
+	"io"
+
+	"helm.sh/helm/v3/pkg/action"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+)
+
+// MaxHistory is how many revisions a release keeps, like `helm upgrade --history-max 10`.
+const MaxHistory = 10
+
+// Client holds what every cluster operation needs: a Helm SDK configuration (Secret
+// storage, the release namespace) and a clientset for the checks and the wait.
+type Client struct {
+	Cfg       *action.Configuration
+	Kube      kubernetes.Interface
+	Namespace string
+	// Progress receives progress lines (checks, wait). It is never nil.
+	Progress io.Writer
+}
+
+// NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).
+// Nothing contacts the cluster until an operation runs.
+func NewClient(getter genericclioptions.RESTClientGetter, namespace string, progress io.Writer) (*Client, error) {
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	cfg := new(action.Configuration)
+	if err := cfg.Init(getter, namespace, "secret", func(string, ...any) {}); err != nil {
+		return nil, fmt.Errorf("set up the Helm SDK: %w", err)
+	}
+	cfg.Releases.MaxHistory = MaxHistory
+	rc, err := getter.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress}, nil
+}

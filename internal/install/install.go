@@ -1,0 +1,192 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/resource"
+
+	"github.com/romana/romanactl/internal/values"
+)
+
+// InstallOptions tune Install.
+type InstallOptions struct {
+	Chart    *chart.Chart
+	Resolved *values.Resolved
+	// Env and EnvReason say which environment is in use and why (for the report).
+	Env, EnvReason string
+	Wait           bool
+	Timeout        time.Duration
+	// DryRun is "", "client" or "server".
+	DryRun string
+	// Atomic removes what a failed install created.
+	Atomic bool
+	Skip   []string
+}
+
+// Result is what an install or upgrade did.
+type Result struct {
+	Release *release.Release
+	Report  *Report
+	// NoOp is set when an upgrade found nothing to change and wrote nothing.
+	NoOp bool
+	// Manifest is the rendered manifest of a dry run, Secret data masked.
+	Manifest string
+}
+
+func (c *Client) progress(format string, args ...any) {
+	fmt.Fprintf(c.Progress, format+"\n", args...)
+}
+
+// Install runs the pre-flight, then installs the release. No cluster write happens
+// before the values are valid and every ✗ check has passed.
+func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error) {
+	if err := CheckSkips(o.Skip); err != nil {
+		return nil, err
+	}
+	if last, err := c.Cfg.Releases.Last(ReleaseName); err == nil {
+		return nil, values.Inputf("release %s already exists in %s (revision %d, %s): use `romanactl upgrade` to change it",
+			ReleaseName, c.Namespace, last.Version, last.Info.Status)
+	} else if !errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, fmt.Errorf("read release history: %w", err)
+	}
+	if o.DryRun == "client" {
+		r, err := Render(o.Chart, o.Resolved.Supplied, RenderOptions{Namespace: c.Namespace, Validated: true})
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Manifest: MaskSecrets(r.Manifest)}, nil
+	}
+	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, false, o.Skip)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Report: report}
+
+	inst := action.NewInstall(c.Cfg)
+	inst.ReleaseName = ReleaseName
+	inst.Namespace = c.Namespace
+	// romanactl waits itself (Wait), so Helm must not: its DaemonSet check passes a
+	// DaemonSet with zero pods. Atomic is handled here too, since Helm's Atomic
+	// forces Helm's wait.
+	inst.Wait = false
+	if o.DryRun == "server" {
+		inst.DryRun = true
+		inst.DryRunOption = "server"
+		rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if err := c.serverDryRun(rel.Manifest); err != nil {
+			return nil, err
+		}
+		res.Release, res.Manifest = rel, MaskSecrets(rel.Manifest)
+		return res, nil
+	}
+
+	secretExisted := c.secretExists(ctx)
+	rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
+	if err == nil && o.Wait {
+		c.progress("installed revision %d; waiting for Romana (timeout %s)", rel.Version, o.Timeout)
+		err = Wait(ctx, c.Kube, WaitOptions{Namespace: c.Namespace, Timeout: o.Timeout, Services: servicesInRelease(o.Resolved.Effective)},
+			func(s string) { c.progress("  %s", s) })
+	}
+	if err == nil {
+		res.Release = rel
+		return res, nil
+	}
+	err = classify(err)
+	if !o.Atomic {
+		c.markFailed(rel, err)
+		return nil, fmt.Errorf("install failed, release left as failed (uninstall with `romanactl uninstall`): %w", err)
+	}
+	// A cancelled ctx (SIGINT/SIGTERM) must not stop the clean-up.
+	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	un := action.NewUninstall(c.Cfg)
+	un.Wait = true
+	un.Timeout = time.Minute
+	if _, uerr := un.Run(ReleaseName); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) {
+		return nil, fmt.Errorf("install failed: %w; --atomic clean-up failed too: %v", err, uerr)
+	}
+	if !secretExisted {
+		// This install made the password Secret; nothing is on the host yet that needs it.
+		_ = c.Kube.CoreV1().Secrets(c.Namespace).Delete(cleanCtx, "romana-datastore", metav1.DeleteOptions{})
+	}
+	return nil, fmt.Errorf("install failed: %w; --atomic: the release and what it created were removed", err)
+}
+
+func (c *Client) secretExists(ctx context.Context) bool {
+	_, err := c.Kube.CoreV1().Secrets(c.Namespace).Get(ctx, "romana-datastore", metav1.GetOptions{})
+	return err == nil
+}
+
+// markFailed records a failed wait on a release Helm stored as deployed, so `helm list`
+// and `romanactl status` tell the truth.
+func (c *Client) markFailed(rel *release.Release, cause error) {
+	if rel == nil || rel.Info == nil || rel.Info.Status != release.StatusDeployed {
+		return
+	}
+	rel.SetStatus(release.StatusFailed, "romanactl: "+cause.Error())
+	_ = c.Cfg.Releases.Update(rel)
+}
+
+func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, upgrade bool, skip []string) (*Report, error) {
+	if env == "" {
+		// An upgrade without --env keeps the environment of the stored values.
+		env, _ = lookupString(res.Effective, "environment")
+		reason = "from the release's values"
+	}
+	report, err := Preflight(ctx, c.Kube, PreflightInput{
+		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
+		KubeVersion: ch.Metadata.KubeVersion, Upgrade: upgrade, Skip: skip,
+	})
+	if err != nil {
+		return nil, err
+	}
+	WriteReport(c.Progress, report)
+	if len(report.Failed()) > 0 {
+		return report, &PreflightError{Report: report}
+	}
+	return report, nil
+}
+
+// serverDryRun sends every rendered object to the API server with dryRun=All: admission,
+// validation and defaulting run, nothing is stored.
+func (c *Client) serverDryRun(manifest string) error {
+	resources, err := c.Cfg.KubeClient.Build(strings.NewReader(manifest), true)
+	if err != nil {
+		return fmt.Errorf("build objects for the server-side dry run: %w", err)
+	}
+	var errs []error
+	_ = resources.Visit(func(info *resource.Info, _ error) error {
+		h := resource.NewHelper(info.Client, info.Mapping).DryRun(true)
+		if _, err := h.Create(info.Namespace, true, info.Object); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				_, err = h.Replace(info.Namespace, info.Name, true, info.Object)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", info.Mapping.GroupVersionKind.Kind, info.Name, err))
+			}
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		return &values.InputError{Err: fmt.Errorf("the API server refuses the manifests (server-side dry run):\n%w", errors.Join(errs...))}
+	}
+	return nil
+}
+
+func servicesInRelease(vals map[string]any) bool {
+	v, _ := values.Lookup(vals, "services.deploy")
+	return v != "staticPod"
+}
