@@ -2,7 +2,9 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -46,6 +48,8 @@ func Wait(ctx context.Context, cs kubernetes.Interface, o WaitOptions, progress 
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	last := ""
+	var lastSvc, lastAgent dsState
+	nodeCount := 0
 	for {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err == nil {
@@ -66,28 +70,34 @@ func Wait(ctx context.Context, cs kubernetes.Interface, o WaitOptions, progress 
 				progress("ready: " + line)
 				return nil
 			}
-			if ctx.Err() != nil {
-				return waitError(ctx, o, svc, line)
-			}
+			lastSvc, lastAgent, nodeCount = svc, agent, len(nodes.Items)
 		}
 		select {
 		case <-ctx.Done():
-			return waitError(ctx, o, dsState{name: "romana-services", found: o.Services}, last)
+			return waitError(ctx, o, lastSvc, lastAgent, nodeCount, last)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
 }
 
-func waitError(ctx context.Context, o WaitOptions, svc dsState, state string) error {
+// waitError says why the wait ended and, where the state shows it, what is wrong.
+func waitError(ctx context.Context, o WaitOptions, svc, agent dsState, nodes int, state string) error {
 	why := "timed out after " + o.Timeout.String()
-	if ctx.Err() == context.Canceled {
+	if errors.Is(context.Cause(ctx), context.Canceled) {
 		why = "interrupted"
 	}
-	hint := ""
+	var hints []string
 	if o.Services && svc.found && svc.desired == 0 {
-		hint = "; romana-services schedules no pod: no node matches services.nodeSelector (see `romanactl check --pre`)"
+		hints = append(hints, "romana-services schedules no pod: no node matches services.nodeSelector, or services.tolerations do not cover the control plane's taints")
 	}
-	return fmt.Errorf("wait for Romana: %s (%s)%s", why, state, hint)
+	if agent.found && agent.desired < int64(nodes) {
+		hints = append(hints, fmt.Sprintf("romana-agent runs on %d of %d nodes: agent.tolerations do not cover every node's taints, and a node without the agent has no pod network", agent.desired, nodes))
+	}
+	msg := fmt.Sprintf("wait for Romana: %s (%s)", why, state)
+	if len(hints) > 0 {
+		msg += "; " + strings.Join(hints, "; ")
+	}
+	return errors.New(msg)
 }
 
 func getDS(ctx context.Context, cs kubernetes.Interface, ns, name string) dsState {
