@@ -18,10 +18,13 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help build helm controlplane test test-unit golden fuzz bench lint fmt clean
+.PHONY: help demo build helm controlplane cluster-bin cluster-up cluster-down test test-unit golden fuzz bench lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+demo: build controlplane cluster-bin ## local cluster + romanactl install --env=auto --wait + status (leaves the cluster up)
+	hack/demo.sh
 
 build: ## build bin/romanactl
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/romanactl ./cmd/romanactl
@@ -38,10 +41,20 @@ helm: ## build bin/helm from the helm.sh/helm/v3 version go.mod pins (skipped wh
 controlplane: ## build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok into bin/ (skipped when current)
 	hack/build-controlplane.sh
 
-test: build helm ## run every test (what CI runs)
-	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 ./...
+cluster-bin:
+	$(GO) build -o $(BIN)/cluster ./hack/cluster
 
-test-unit: ## run the tests that need no helm binary
+cluster-up: controlplane cluster-bin ## start the local control plane in the background; writes .cluster/kubeconfig
+	$(BIN)/cluster up --dir .cluster --bin $(BIN) --workers 3
+	@echo "export KUBECONFIG=$(CURDIR)/.cluster/kubeconfig"
+
+cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
+	$(BIN)/cluster down --dir .cluster
+
+test: build helm controlplane ## run every test, the real-cluster ones included (what CI runs)
+	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m ./...
+
+test-unit: ## run the tests that need neither bin/helm nor a cluster (go test -short)
 	$(GO) test -count=1 -short ./...
 
 golden: build helm ## rewrite the golden files from the current chart (review the diff!)
@@ -50,7 +63,7 @@ golden: build helm ## rewrite the golden files from the current chart (review th
 fuzz: ## fuzz the CIDR/plan validator for 60s
 	$(GO) test ./internal/values/ -run '^$$' -fuzz FuzzValidateAddressPlan -fuzztime 60s
 
-bench: build helm ## benchmark romanactl against helm; writes docs/benchmarks.md
+bench: build helm controlplane cluster-bin ## benchmark romanactl against helm; writes docs/benchmarks.md
 	$(GO) build -o $(BIN)/benchcmp ./hack/benchcmp
 	hack/bench.sh
 
@@ -60,5 +73,5 @@ lint: helm ## helm lint the chart with every environment
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
-clean:
+clean: cluster-down
 	rm -rf $(BIN)

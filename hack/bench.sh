@@ -9,6 +9,7 @@ out=docs/benchmarks.md
 mkdir -p docs
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
 
 echo "bench: go test -bench (render, validation)"
 go test -run '^$' -bench . -benchtime 300x -count 1 ./internal/... | grep -E '^Benchmark' > "$tmp/gobench.txt"
@@ -22,6 +23,57 @@ bin/benchcmp -runs "$RUNS" -base helm \
 
 inittrace() { GODEBUG=inittrace=1 "$@" 2>&1 >/dev/null | awk '/^init /{ms+=$5; b+=$8; n++} END{printf "%d packages, %.1f ms, %.1f MiB allocated", n, ms, b/1048576}'; }
 romanactl_init=$(inittrace bin/romanactl version)
+
+# On the local control plane (its own directory, so a `make demo` cluster is untouched).
+echo "bench: cluster benchmarks on a local control plane"
+bin/cluster up --dir .bench-cluster --bin bin --workers 3 >/dev/null
+trap 'bin/cluster down --dir .bench-cluster >/dev/null; rm -rf "$tmp"' EXIT
+export KUBECONFIG=$PWD/.bench-cluster/kubeconfig
+export BENCH_RENDERED=$tmp/rendered.yaml
+# The release's objects without the helm-test hook: what an install applies.
+bin/romanactl template --env=kubeadm | awk '/^---$/{doc=""} /# Source: romana\/templates\/tests\//{skip=1} /^---$/{skip=0} !skip' > "$BENCH_RENDERED"
+CRUNS=${CLUSTER_RUNS:-10}
+bin/benchcmp -runs "$CRUNS" -warmup 1 -before hack/bench-reset.sh -base helm,kubectl-apply \
+  "romanactl=bin/romanactl install --wait=false" \
+  "helm=bin/helm install romana ./chart -n kube-system" \
+  "kubectl-apply=bin/kubectl apply -f $BENCH_RENDERED" > "$tmp/install.md"
+hack/bench-reset.sh
+bin/romanactl install --wait=false >/dev/null
+revs_before=$(bin/helm history romana -n kube-system -o json | jq length)
+bin/benchcmp -runs "$CRUNS" -warmup 1 -base helm-upgrade \
+  "romanactl-noop=bin/romanactl upgrade" \
+  "helm-upgrade=bin/helm upgrade romana ./chart -n kube-system --reuse-values" > "$tmp/upgrade.md"
+# romanactl's no-op must write nothing: count revisions over runs of it alone.
+revs_mid=$(bin/helm history romana -n kube-system --max 100 -o json | jq 'map(.revision) | max')
+for _ in 1 2 3 4 5; do bin/romanactl upgrade >/dev/null; done
+revs_after=$(bin/helm history romana -n kube-system --max 100 -o json | jq 'map(.revision) | max')
+{
+  echo
+  echo "## On the local control plane"
+  echo
+  echo "A real kube-apiserver and etcd with kube-controller-manager, kube-scheduler and kwok"
+  echo "(one control-plane node, three simulated workers), started by \`bin/cluster up\`. $CRUNS"
+  echo "measured runs each after 1 warm-up, alternating; before every install run"
+  echo "\`hack/bench-reset.sh\` removes what the previous one created (not measured)."
+  echo
+  echo "### install"
+  echo
+  echo "\`romanactl install --wait=false\` (pre-flight included) against \`helm install romana ./chart -n kube-system\`"
+  echo "and \`kubectl apply -f\` of the same rendered objects (the floor: no release record, no checks)."
+  echo "Targets: ≤ 1.0× helm and ≤ 1.5× kubectl apply."
+  echo
+  cat "$tmp/install.md"
+  echo
+  echo "### no-op upgrade"
+  echo
+  echo "\`romanactl upgrade\` with nothing to change against \`helm upgrade romana ./chart -n kube-system --reuse-values\`."
+  echo "Target: ≤ 0.5× helm upgrade, with zero writes."
+  echo
+  cat "$tmp/upgrade.md"
+  echo
+  echo "Writes: the highest revision was $revs_mid before 5 more \`romanactl upgrade\` no-ops and $revs_after after"
+  echo "(helm upgrade wrote a revision per run: $revs_before revision(s) before the comparison, $revs_mid after)."
+} > "$tmp/cluster.md"
 helm_init=$(inittrace bin/helm version)
 
 {

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/testcluster"
@@ -389,9 +390,8 @@ func TestClusterWaitFailsClearlyAndAtomicCleansUp(t *testing.T) {
 	}
 	// The waiter itself, on a services DaemonSet that matches no node.
 	mustOK(t, rc(t, "install", "--wait=false"))
-	d := ds(t, "romana-services")
-	d.Spec.Template.Spec.NodeSelector = map[string]string{"romana": "nowhere"}
-	if _, err := shared.Client.AppsV1().DaemonSets("kube-system").Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
+	patch := []byte(`{"spec":{"template":{"spec":{"nodeSelector":{"romana":"nowhere","node-role.kubernetes.io/control-plane":null}}}}}`)
+	if _, err := shared.Client.AppsV1().DaemonSets("kube-system").Patch(context.Background(), "romana-services", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err := install.Wait(context.Background(), shared.Client, install.WaitOptions{Namespace: "kube-system", Timeout: 5 * time.Second, Services: true}, func(string) {})
@@ -423,6 +423,14 @@ func TestClusterEnvAutoPicksKubeadm(t *testing.T) {
 	}
 	if !found {
 		t.Error("the report does not say why kubeadm was chosen")
+	}
+	// A server-side dry run sends every object with dryRun=All and writes nothing.
+	r = mustOK(t, rc(t, "install", "--dry-run=server"))
+	if !strings.Contains(r.stdout, "password: <hidden>") || !strings.Contains(r.stdout, "kind: DaemonSet") {
+		t.Errorf("dry run output:\n%s", r.stdout)
+	}
+	if got := romanaObjects(t); len(got) > 0 {
+		t.Fatalf("--dry-run=server created %v", got)
 	}
 	// A ‼ check can be acknowledged; a ✗ check cannot be skipped.
 	r = rc(t, "check", "--pre", "--cluster-ip-cidr=10.96.0.0/13", "--skip-check", "agent-cluster-ip-cidr")

@@ -144,6 +144,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"values", "-o", "xml"}, 2, `-o "xml": unknown output format`},
 		{[]string{"plan", "--cidr=10.0.0.0/24"}, 2, "the address plan does not fit"},
 		{[]string{"template", "--env=custom"}, 2, "missing mandatory values"},
+		{[]string{"status", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, "load kubeconfig"},
+		{[]string{"install", "--dry-run=maybe"}, 2, `--dry-run "maybe": use client or server`},
+		{[]string{"install", "--dry-run=client", "--env=auto"}, 2, "cannot detect the environment"},
+		{[]string{"check"}, 2, "--pre"},
+		{[]string{"rollback", "x", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, `REVISION "x"`},
+		{[]string{"install", "--skip-check", "placement", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

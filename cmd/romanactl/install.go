@@ -35,18 +35,31 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 			if err != nil {
 				return err
 			}
+			if dryRun == "client" {
+				// Render only: no kubeconfig is read, as with template.
+				if vf.env == "auto" {
+					return values.Inputf("--dry-run=client cannot detect the environment: give --env=kubeadm|kops|custom")
+				}
+				res, err := vf.resolve(cmd, o)
+				if err != nil {
+					return err
+				}
+				r, err := install.Render(ch, res.Supplied, install.RenderOptions{Namespace: o.namespace(), Validated: true})
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(o.out, install.MaskSecrets(r.Manifest))
+				fmt.Fprintln(o.out, "# dry run (client): nothing was sent to a cluster; the password is hidden")
+				return nil
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			env, reason := vf.env, "--env="+vf.env
-			if dryRun != "client" {
-				if env, reason, err = environment(ctx, c, vf.env); err != nil {
-					return err
-				}
-			} else if env == "auto" {
-				return values.Inputf("--dry-run=client cannot detect the environment: give --env=kubeadm|kops|custom")
+			env, reason, err := environment(ctx, c, vf.env)
+			if err != nil {
+				return err
 			}
 			opts := vf.options(cmd.Flags())
 			opts.Env = env
@@ -62,7 +75,7 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 			}
 			if dryRun != "" {
 				fmt.Fprint(o.out, r.Manifest)
-				fmt.Fprintf(o.out, "# dry run (%s): nothing was written; the password is hidden\n", dryRun)
+				fmt.Fprintln(o.out, "# dry run (server): every object was sent with dryRun=All; nothing was written; the password is hidden")
 				return nil
 			}
 			fmt.Fprintf(o.out, "Romana %s installed: release %s, revision %d, %s, in %s. Check it with `romanactl status`.\n",

@@ -28,7 +28,7 @@ func main() {
 	runs := flag.Int("runs", 15, "runs per command (alternating)")
 	warmup := flag.Int("warmup", 2, "unmeasured runs per command first (page cache, build cache)")
 	before := flag.String("before", "", "a command run before every measured run of every command (not measured), e.g. to reset state")
-	baseLabel := flag.String("base", "", "label the ratios are against (default: the last command)")
+	baseLabels := flag.String("base", "", "comma-separated labels the ratios are against (default: the last command)")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: benchcmp [-runs N] 'label=command args' ...")
@@ -64,23 +64,36 @@ func main() {
 			}
 		}
 	}
-	base := targets[len(targets)-1]
-	for _, t := range targets {
-		if t.label == *baseLabel {
-			base = t
+	var bases []*target
+	for _, l := range strings.Split(*baseLabels, ",") {
+		for _, t := range targets {
+			if t.label == l {
+				bases = append(bases, t)
+			}
 		}
 	}
-	bw, br := medians(base.s)
-	fmt.Printf("| command | runs | median wall | median peak RSS | max peak RSS | wall vs %s | RSS vs %s |\n", base.label, base.label)
-	fmt.Println("|---|---|---|---|---|---|---|")
+	if len(bases) == 0 {
+		bases = []*target{targets[len(targets)-1]}
+	}
+	head, sep := "| command | runs | median wall | median peak RSS | max peak RSS |", "|---|---|---|---|---|"
+	for _, b := range bases {
+		head += fmt.Sprintf(" wall vs %s | RSS vs %s |", b.label, b.label)
+		sep += "---|---|"
+	}
+	fmt.Println(head)
+	fmt.Println(sep)
 	for _, t := range targets {
 		w, r := medians(t.s)
 		var maxR int64
 		for _, s := range t.s {
 			maxR = max(maxR, s.rssKB)
 		}
-		fmt.Printf("| %s | %d | %.1f ms | %.1f MiB | %.1f MiB | %.2f× | %.2f× |\n", t.label, len(t.s),
-			ms(w), float64(r)/1024, float64(maxR)/1024, float64(w)/float64(bw), float64(r)/float64(br))
+		row := fmt.Sprintf("| %s | %d | %.1f ms | %.1f MiB | %.1f MiB |", t.label, len(t.s), ms(w), float64(r)/1024, float64(maxR)/1024)
+		for _, b := range bases {
+			bw, br := medians(b.s)
+			row += fmt.Sprintf(" %.2f× | %.2f× |", float64(w)/float64(bw), float64(r)/float64(br))
+		}
+		fmt.Println(row)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/romana/romanactl/internal/values"
 )
 
 // MaxHistory is how many revisions a release keeps, like `helm upgrade --history-max 10`.
@@ -36,10 +38,18 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 		return nil, fmt.Errorf("set up the Helm SDK: %w", err)
 	}
 	cfg.Releases.MaxHistory = MaxHistory
+	// Without any kubeconfig client-go falls back to http://localhost:8080, and the user
+	// sees "connection refused" instead of the real problem.
+	if raw, err := getter.ToRawKubeConfigLoader().RawConfig(); err == nil && len(raw.Clusters) == 0 {
+		return nil, values.Inputf("no kubeconfig found: give --kubeconfig, set KUBECONFIG, or create ~/.kube/config (`make cluster-up` writes .cluster/kubeconfig)")
+	}
 	rc, err := getter.ToRESTConfig()
 	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig: %w", err)
+		return nil, values.Inputf("load kubeconfig: %w (give --kubeconfig, or set KUBECONFIG)", err)
 	}
+	// client-go's default of 5 requests/s would queue the pre-flight's access reviews
+	// for seconds; kubectl allows 50.
+	rc.QPS, rc.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -361,25 +362,47 @@ func permissions(ctx context.Context, cs kubernetes.Interface, ns string) Check 
 		{"rbac.authorization.k8s.io", "clusterroles", ""}, {"rbac.authorization.k8s.io", "clusterrolebindings", ""},
 	}
 	verbs := []string{"get", "list", "create", "update", "patch", "delete"}
-	var missing []string
+	type review struct {
+		n       need
+		verb    string
+		allowed bool
+		err     error
+	}
+	var reviews []*review
 	for _, n := range needs {
 		for _, v := range verbs {
 			if n.resource == "pods" && v != "get" && v != "list" && v != "create" && v != "delete" {
 				continue // pods: only the helm test hook and status
 			}
+			reviews = append(reviews, &review{n: n, verb: v})
+		}
+	}
+	// The reviews are independent: ask them all at once rather than one round trip
+	// after another.
+	var wg sync.WaitGroup
+	for _, r := range reviews {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			sar := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
-				ResourceAttributes: &authv1.ResourceAttributes{Namespace: n.ns, Verb: v, Group: n.group, Resource: n.resource}}}
+				ResourceAttributes: &authv1.ResourceAttributes{Namespace: r.n.ns, Verb: r.verb, Group: r.n.group, Resource: r.n.resource}}}
 			res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
-			if err != nil {
-				return Check{Name: "permissions", Severity: Fail, Message: fmt.Sprintf("cannot ask the API server about permissions: %v", err)}
+			r.err = err
+			r.allowed = err == nil && res.Status.Allowed
+		}()
+	}
+	wg.Wait()
+	var missing []string
+	for _, r := range reviews {
+		if r.err != nil {
+			return Check{Name: "permissions", Severity: Fail, Message: fmt.Sprintf("cannot ask the API server about permissions: %v", r.err)}
+		}
+		if !r.allowed {
+			g := r.n.group
+			if g == "" {
+				g = "core"
 			}
-			if !res.Status.Allowed {
-				g := n.group
-				if g == "" {
-					g = "core"
-				}
-				missing = append(missing, fmt.Sprintf("%s %s.%s", v, n.resource, g))
-			}
+			missing = append(missing, fmt.Sprintf("%s %s.%s", r.verb, r.n.resource, g))
 		}
 	}
 	if len(missing) > 0 {

@@ -52,6 +52,10 @@ func Wait(ctx context.Context, cs kubernetes.Interface, o WaitOptions, progress 
 	nodeCount := 0
 	for {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if ctx.Err() != nil {
+			// Requests made with an expired context fail; report what was last seen.
+			return waitError(ctx, o, lastSvc, lastAgent, nodeCount, last)
+		}
 		if err == nil {
 			agent := getDS(ctx, cs, o.Namespace, "romana-agent")
 			ok := agent.found && agent.desired == int64(len(nodes.Items)) && agent.ready == agent.desired && agent.updated == agent.desired && agent.observed >= agent.gen
@@ -62,13 +66,16 @@ func Wait(ctx context.Context, cs kubernetes.Interface, o WaitOptions, progress 
 				ok = ok && svc.found && svc.desired >= 1 && svc.ready == svc.desired && svc.updated == svc.desired && svc.observed >= svc.gen
 				line = svc.String() + ", " + line
 			}
+			if ok {
+				progress("ready: " + line)
+				return nil
+			}
 			if line != last {
 				progress("waiting: " + line)
 				last = line
 			}
-			if ok {
-				progress("ready: " + line)
-				return nil
+			if ctx.Err() != nil {
+				return waitError(ctx, o, lastSvc, lastAgent, nodeCount, last)
 			}
 			lastSvc, lastAgent, nodeCount = svc, agent, len(nodes.Items)
 		}
