@@ -1,0 +1,164 @@
+package install
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	authv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/romana/romanactl/internal/values"
+)
+
+// Unit tests of the pre-flight logic on a fake clientset. Each behaviour is also proven
+// against the real API server in cmd/romanactl/cluster_test.go.
+
+func node(name, ip, podCIDR string, labels map[string]string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec:   corev1.NodeSpec{PodCIDR: podCIDR, PodCIDRs: []string{podCIDR}},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}}}
+}
+
+func TestAddressPlanCheck(t *testing.T) {
+	nodes := []corev1.Node{*node("a", "10.0.0.5", "10.244.0.0/24", nil)}
+	svc := netip.MustParsePrefix("10.96.0.0/12")
+	tests := []struct {
+		cidr string
+		want Severity
+		msg  string
+	}{
+		{"100.112.0.0/12", Pass, ""},
+		{"10.96.0.0/11", Fail, "the service range 10.96.0.0/12"},
+		{"10.0.0.0/16", Fail, "node a's InternalIP 10.0.0.5"},
+		{"10.240.0.0/12", Fail, "node a's podCIDR 10.244.0.0/24"},
+	}
+	for _, tt := range tests {
+		c := addressPlan(netip.MustParsePrefix(tt.cidr), svc, nodes)
+		if c.Severity != tt.want || !strings.Contains(c.Message, tt.msg) {
+			t.Errorf("%s: %+v", tt.cidr, c)
+		}
+	}
+}
+
+func TestPlacementCheck(t *testing.T) {
+	nodes := []corev1.Node{*node("cp", "10.0.0.1", "", map[string]string{"node-role.kubernetes.io/control-plane": ""}), *node("w", "10.0.0.2", "", nil)}
+	if c := placement(map[string]any{"node-role.kubernetes.io/control-plane": ""}, nodes); c.Severity != Pass || !strings.Contains(c.Message, "cp") {
+		t.Errorf("%+v", c)
+	}
+	if c := placement(map[string]any{"kubernetes.io/role": "master"}, nodes); c.Severity != Fail || !strings.Contains(c.Message, "no node matches services.nodeSelector") {
+		t.Errorf("%+v", c)
+	}
+}
+
+func TestClusterIPFree(t *testing.T) {
+	held := func(ns, name string) *networkingv1.IPAddress {
+		return &networkingv1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: "10.96.0.50"},
+			Spec: networkingv1.IPAddressSpec{ParentRef: &networkingv1.ParentReference{Resource: "services", Namespace: ns, Name: name}}}
+	}
+	ip := netip.MustParseAddr("10.96.0.50")
+	for _, tt := range []struct {
+		objs []runtime.Object
+		want Severity
+		msg  string
+	}{
+		{nil, Pass, "is free"},
+		{[]runtime.Object{held("default", "web")}, Fail, "already held by Service default/web"},
+		{[]runtime.Object{held("kube-system", "romana-root")}, Pass, "is free (or already romana-root's)"},
+	} {
+		c := clusterIPFree(context.Background(), fake.NewClientset(tt.objs...), "kube-system", ip)
+		if c.Severity != tt.want || !strings.Contains(c.Message, tt.msg) {
+			t.Errorf("%+v", c)
+		}
+	}
+}
+
+func TestServiceRangeSources(t *testing.T) {
+	ctx := context.Background()
+	ip := netip.MustParseAddr("10.96.0.50")
+	sc := &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.0.0.0/16"}}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: "kube-system"},
+		Data: map[string]string{"ClusterConfiguration": "networking:\n  serviceSubnet: 10.96.0.0/12\n"}}
+	// The ServiceCIDR API wins over kubeadm-config.
+	p, src, _ := ServiceRange(ctx, fake.NewClientset(sc, cm), "kube-system", ip, int64(9600))
+	if p.String() != "10.0.0.0/16" || src != "ServiceCIDR kubernetes" {
+		t.Errorf("got %s from %s", p, src)
+	}
+	p, src, _ = ServiceRange(ctx, fake.NewClientset(cm), "kube-system", ip, int64(9600))
+	if p.String() != "10.96.0.0/12" || src != "kubeadm-config" {
+		t.Errorf("got %s from %s", p, src)
+	}
+}
+
+func TestDetectEnv(t *testing.T) {
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: "kube-system"}}
+	kops := node("n", "10.0.0.1", "", map[string]string{"kops.k8s.io/instancegroup": "nodes"})
+	for _, tt := range []struct {
+		objs []runtime.Object
+		want string
+	}{{[]runtime.Object{cm}, "kubeadm"}, {[]runtime.Object{kops}, "kops"}, {nil, "custom"}} {
+		got, why, err := DetectEnv(ctx, fake.NewClientset(tt.objs...))
+		if err != nil || got != tt.want || why == "" {
+			t.Errorf("want %s, got %s (%s) %v", tt.want, got, why, err)
+		}
+	}
+}
+
+func TestCheckSkips(t *testing.T) {
+	if err := CheckSkips([]string{"agent-cluster-ip-cidr", "kops-network-cidr"}); err != nil {
+		t.Error(err)
+	}
+	if err := CheckSkips([]string{"cluster-ip-free"}); err == nil || !values.IsInputError(err) || !strings.Contains(err.Error(), "only ‼ checks can be skipped") {
+		t.Errorf("%v", err)
+	}
+	if err := CheckSkips([]string{"nope"}); err == nil || !strings.Contains(err.Error(), "unknown check") {
+		t.Errorf("%v", err)
+	}
+}
+
+func TestPreflightFailsWithoutPermissions(t *testing.T) {
+	cs := fake.NewClientset(node("cp", "172.18.0.10", "10.244.0.0/24", map[string]string{"node-role.kubernetes.io/control-plane": ""}))
+	// Every access review is denied but those about pods.
+	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authv1.SelfSubjectAccessReview)
+		sar.Status.Allowed = sar.Spec.ResourceAttributes.Resource == "pods"
+		return true, sar, nil
+	})
+	eff := map[string]any{
+		"services":   map[string]any{"cidr": "100.112.0.0/12", "deploy": "daemonSet", "nodeSelector": map[string]any{"node-role.kubernetes.io/control-plane": ""}},
+		"romanaRoot": map[string]any{"clusterIP": "10.99.99.99", "port": int64(9600)},
+		"agent":      map[string]any{"clusterIPCIDR": "10.96.0.0/12"},
+	}
+	r, err := Preflight(context.Background(), cs, PreflightInput{Namespace: "kube-system", Env: "kubeadm", Effective: eff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := r.Failed()
+	if len(failed) != 1 || failed[0].Name != "permissions" || !strings.Contains(failed[0].Message, "you may not get daemonsets.apps") ||
+		strings.Contains(failed[0].Message, "pods") {
+		t.Fatalf("%+v", r.Checks)
+	}
+	pe := &PreflightError{Report: r}
+	if !values.IsInputError(pe) || !strings.Contains(pe.Error(), "nothing was changed") {
+		t.Errorf("%v", pe)
+	}
+}
+
+func TestDiffMasksSecrets(t *testing.T) {
+	from := "---\n# Source: romana/templates/s.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: romana-datastore\ndata:\n  password: c2VjcmV0MQ==\n"
+	to := strings.Replace(from, "c2VjcmV0MQ==", "c2VjcmV0Mg==", 1) + "---\n# Source: romana/templates/x.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: extra\n"
+	d := DiffManifests(from, to)
+	if len(d) != 1 || d[0].Object != "ServiceAccount/extra" || d[0].Change != "added" {
+		t.Fatalf("%+v", d)
+	}
+	if strings.Contains(MaskSecrets(to), "c2VjcmV0Mg==") {
+		t.Error("the password is not masked")
+	}
+}
