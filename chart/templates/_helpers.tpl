@@ -24,11 +24,17 @@ Usage: {{ include "romana.tag" . }}
 {{- end -}}
 
 {{/*
-romana.image: a full image reference <registry>/<name>:<tag>.
-Usage: {{ include "romana.image" (dict "registry" "quay.io/romana" "name" "agent" "tag" "v1") }}
+romana.image: a full image reference, <registry>/<name>:<tag>, or <registry>/<name>@<digest>
+when a digest is set: the digest pins the exact bytes, and a tag beside it would only
+mislead.
+Usage: {{ include "romana.image" (dict "registry" "quay.io/romana" "name" "agent" "tag" "v1" "digest" "") }}
 */}}
 {{- define "romana.image" -}}
+{{- if .digest -}}
+{{- printf "%s/%s@%s" (trimSuffix "/" .registry) .name .digest -}}
+{{- else -}}
 {{- printf "%s/%s:%s" (trimSuffix "/" .registry) .name (toString .tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -36,7 +42,7 @@ romana.romanaImage: the reference of one of Romana's own images (services, agent
 Usage: {{ include "romana.romanaImage" (dict "root" $ "name" "agent") }}
 */}}
 {{- define "romana.romanaImage" -}}
-{{- include "romana.image" (dict "registry" .root.Values.image.registry "name" .name "tag" (include "romana.tag" .root)) -}}
+{{- include "romana.image" (dict "registry" .root.Values.image.registry "name" .name "tag" (include "romana.tag" .root) "digest" (get (.root.Values.image.digests | default dict) .name)) -}}
 {{- end -}}
 
 {{/*

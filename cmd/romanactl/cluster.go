@@ -12,10 +12,12 @@ import (
 
 // clusterFlags are shared by install and upgrade.
 type clusterFlags struct {
-	wait    bool
-	timeout time.Duration
-	atomic  bool
-	skip    []string
+	wait       bool
+	timeout    time.Duration
+	atomic     bool
+	skip       []string
+	pinDigests bool
+	insecure   bool
 }
 
 func addClusterFlags(cmd *cobra.Command) *clusterFlags {
@@ -25,6 +27,8 @@ func addClusterFlags(cmd *cobra.Command) *clusterFlags {
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait")
 	fs.BoolVar(&f.atomic, "atomic", true, "on failure, undo: install removes what it created, upgrade rolls back to the last good revision")
 	fs.StringArrayVar(&f.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name (‼ checks only; can repeat)")
+	fs.BoolVar(&f.pinDigests, "pin-digests", false, "resolve every image to its digest now and deploy name@sha256:…, so a re-pushed tag cannot change the cluster")
+	fs.BoolVar(&f.insecure, "insecure", false, "with --pin-digests: allow plain-HTTP registries")
 	return f
 }
 

@@ -540,3 +540,26 @@ func TestClusterSIGTERMMidWait(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterPinDigests: --pin-digests deploys name@sha256 references that match the
+// source registry, and an upgrade without it goes back to tags.
+func TestClusterPinDigests(t *testing.T) {
+	cluster(t)
+	src, digests := srcRegistry(t, "v1")
+	reg := src + "/romana"
+	r := mustOK(t, rc(t, "install", "--registry", reg, "--tag", "v1", "--pin-digests", "--insecure"))
+	if !strings.Contains(r.stdout, "pinned "+reg+"/agent:v1 -> "+digests["agent"]) {
+		t.Errorf("install output:\n%s", r.stdout)
+	}
+	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != reg+"/agent@"+digests["agent"] {
+		t.Errorf("agent image %s, want %s", img, reg+"/agent@"+digests["agent"])
+	}
+	svc := ds(t, "romana-services").Spec.Template.Spec.Containers
+	if svc[0].Image != reg+"/mysql@"+digests["mysql"] || svc[1].Image != reg+"/services@"+digests["services"] {
+		t.Errorf("services images %s %s", svc[0].Image, svc[1].Image)
+	}
+	mustOK(t, rc(t, "upgrade", "--tag", "v1"))
+	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != reg+"/agent:v1" {
+		t.Errorf("after an upgrade without --pin-digests: %s", img)
+	}
+}

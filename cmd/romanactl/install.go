@@ -68,6 +68,14 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 				return err
 			}
 			fmt.Fprintf(o.out, "Environment: %s\n", describeEnv(env, reason))
+			if cf.pinDigests {
+				if opts, err = pinDigests(ctx, ch, opts, res.Effective, cf.insecure, func(s string) { fmt.Fprintln(o.out, s) }); err != nil {
+					return err
+				}
+				if res, err = values.Resolve(ch, opts); err != nil {
+					return err
+				}
+			}
 			r, err := c.Install(ctx, install.InstallOptions{Chart: ch, Resolved: res, Env: env, EnvReason: reason,
 				Wait: cf.wait, Timeout: cf.timeout, DryRun: dryRun, Atomic: cf.atomic, Skip: cf.skip})
 			if err != nil {

@@ -86,6 +86,7 @@ cluster's network before it touches anything.
 		newUninstallCmd(o),
 		newCheckCmd(o),
 		newTemplateCmd(o),
+		newImagesCmd(o),
 		newValuesCmd(o),
 		newEnvsCmd(o),
 		newPlanCmd(o),

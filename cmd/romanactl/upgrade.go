@@ -43,8 +43,18 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 			}
 			opts := vf.options(cmd.Flags())
 			opts.Env = env
-			r, err := c.Upgrade(ctx, install.UpgradeOptions{Chart: ch, Values: opts, ResetValues: reset, Env: env, EnvReason: reason,
-				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip})
+			uo := install.UpgradeOptions{Chart: ch, Values: opts, ResetValues: reset, Env: env, EnvReason: reason,
+				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip}
+			if cf.pinDigests {
+				res, err := c.UpgradeResolved(uo)
+				if err != nil {
+					return err
+				}
+				if uo.Values, err = pinDigests(ctx, ch, opts, res.Effective, cf.insecure, func(s string) { fmt.Fprintln(o.out, s) }); err != nil {
+					return err
+				}
+			}
+			r, err := c.Upgrade(ctx, uo)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -53,7 +54,7 @@ func UpgradeValues(ch *chart.Chart, last map[string]any, o values.Options, reset
 	}
 	supplied := given
 	if !reset {
-		supplied = values.MergeMaps(last, given)
+		supplied = values.MergeMaps(withoutDigests(last), given)
 	}
 	effective, err := values.Effective(ch, supplied)
 	if err != nil {
@@ -63,6 +64,40 @@ func UpgradeValues(ch *chart.Chart, last map[string]any, o values.Options, reset
 		return nil, err
 	}
 	return &values.Resolved{Supplied: supplied, Effective: effective}, nil
+}
+
+// withoutDigests drops the digests pinned at the last revision: they pin the images
+// of that revision's tags, so reusing them would silently undo a new --tag. An upgrade
+// pins again only with --pin-digests.
+func withoutDigests(config map[string]any) map[string]any {
+	out := values.MergeMaps(config, nil)
+	for _, k := range values.DigestKeys {
+		parts := strings.Split(k, ".")
+		m := out
+		for i, p := range parts {
+			if i == len(parts)-1 {
+				delete(m, p)
+				break
+			}
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				break
+			}
+			cp := values.MergeMaps(next, nil)
+			m[p] = cp
+			m = cp
+		}
+	}
+	return out
+}
+
+// UpgradeResolved returns the values an upgrade with o would deploy, without writing.
+func (c *Client) UpgradeResolved(o UpgradeOptions) (*values.Resolved, error) {
+	last, err := c.lastRelease()
+	if err != nil {
+		return nil, err
+	}
+	return UpgradeValues(o.Chart, last.Config, o.Values, o.ResetValues)
 }
 
 func (c *Client) lastRelease() (*release.Release, error) {

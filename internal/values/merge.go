@@ -23,6 +23,9 @@ type Options struct {
 	// Flags maps a dedicated flag's name (see Flags) to its text, for the flags the
 	// user actually gave.
 	Flags map[string]string
+	// Overrides are values romanactl itself sets last, by chart key (the digests
+	// --pin-digests resolves).
+	Overrides map[string]any
 }
 
 // Supplied merges the layers above the chart defaults into the values the user
@@ -70,6 +73,9 @@ func Supplied(ch *chart.Chart, o Options) (map[string]any, error) {
 		for _, key := range f.Keys {
 			setPath(vals, key, f.value(text))
 		}
+	}
+	for _, key := range sortedKeys(o.Overrides) {
+		setPath(vals, key, o.Overrides[key])
 	}
 	return vals, nil
 }

@@ -398,7 +398,17 @@ func (c *checker) images() {
 	}
 	c.tag("datastore.image.tag", false)
 	c.tag("tests.image.tag", false)
+	for _, key := range DigestKeys {
+		if v, ok := c.str(key); ok && v != "" && !digestRE.MatchString(v) {
+			c.add(key, v, "not an image digest", "give sha256:<64 hex digits>, or let --pin-digests resolve it")
+		}
+	}
 }
+
+// DigestKeys are the chart keys that pin an image to a digest (--pin-digests).
+var DigestKeys = []string{"image.digests.services", "image.digests.agent", "datastore.image.digest", "tests.image.digest"}
+
+var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 
 func isAlnum(r rune) bool {
 	return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r))

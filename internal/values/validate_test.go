@@ -113,6 +113,8 @@ func TestValidateRules(t *testing.T) {
 		{name: "registry with upper-case path", flags: map[string]string{"registry": "registry.example.com/Romana"},
 			wantErr: []string{`image.registry, datastore.image.registry, tests.image.registry (--registry) "registry.example.com/Romana": not a valid image reference prefix`}},
 		{name: "registry with port is valid", flags: map[string]string{"registry": "localhost:5000/romana"}},
+		{name: "digest malformed", set: []string{"datastore.image.digest=sha256:abc"},
+			wantErr: []string{`datastore.image.digest "sha256:abc": not an image digest`}},
 		{name: "services-as unknown", flags: map[string]string{"services-as": "pod"},
 			wantErr: []string{`services.deploy (--services-as) "pod": must be daemonSet or staticPod`}},
 		{name: "services-as static-pod is valid", flags: map[string]string{"services-as": "static-pod"}},
