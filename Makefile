@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help demo build helm controlplane cluster-bin cluster-up cluster-down test test-unit golden fuzz bench lint fmt clean
+.PHONY: help demo mirror-demo build helm controlplane cluster-bin cluster-up cluster-down test test-unit golden fuzz bench lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ controlplane: ## build etcd, kube-apiserver, controller-manager, scheduler, kube
 
 cluster-bin:
 	$(GO) build -o $(BIN)/cluster ./hack/cluster
+
+mirror-demo: build ## images list + mirror between two local plain-HTTP registries (no cluster)
+	$(GO) build -o $(BIN)/registry ./hack/registry
+	hack/mirror-demo.sh
 
 cluster-up: controlplane cluster-bin ## start the local control plane in the background; writes .cluster/kubeconfig
 	$(BIN)/cluster up --dir .cluster --bin $(BIN) --workers 3

@@ -2,23 +2,16 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"log"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/romana/romanactl/internal/images"
+	"github.com/romana/romanactl/internal/registrytest"
 )
 
 var imageLineRE = regexp.MustCompile(`(?m)^\s+image: "?([^"\s]+)"?$`)
@@ -62,43 +55,16 @@ func TestImagesListMatchesTemplate(t *testing.T) {
 	}
 }
 
-// srcRegistry is a real registry server on loopback, seeded with the images the chart
-// uses under <host>/romana: services (single-arch), agent (a two-platform index),
-// mysql:5 and busybox:1.37. It returns the host and each image's digest.
+// srcRegistry is a real registry server on loopback, seeded with the chart's images
+// under <host>/romana (agent as a two-platform index). It returns the host and each
+// image's digest.
 func srcRegistry(t *testing.T, tag string) (string, map[string]string) {
 	t.Helper()
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(s.Close)
-	host := strings.TrimPrefix(s.URL, "http://")
-	digests := map[string]string{}
-	for _, img := range []struct {
-		name, tag string
-		index     bool
-	}{{"services", tag, false}, {"agent", tag, true}, {"mysql", "5", false}, {"busybox", "1.37", false}} {
-		ref, err := name.ParseReference(host+"/romana/"+img.name+":"+img.tag, name.Insecure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d v1.Hash
-		if img.index {
-			var adds []mutate.IndexAddendum
-			for _, arch := range []string{"amd64", "arm64"} {
-				i, _ := random.Image(256, 1)
-				adds = append(adds, mutate.IndexAddendum{Add: i, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-			}
-			idx := mutate.AppendManifests(empty.Index, adds...)
-			if err := remote.WriteIndex(ref, idx); err != nil {
-				t.Fatal(err)
-			}
-			d, _ = idx.Digest()
-		} else {
-			i, _ := random.Image(256, 1)
-			if err := remote.Write(ref, i); err != nil {
-				t.Fatal(err)
-			}
-			d, _ = i.Digest()
-		}
-		digests[img.name] = d.String()
+	host, stop := registrytest.Start()
+	t.Cleanup(stop)
+	digests, err := registrytest.Seed(host, "romana", tag)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return host, digests
 }
@@ -107,9 +73,9 @@ func srcRegistry(t *testing.T, tag string) (string, map[string]string) {
 // local registry with --insecure, mirror again.
 func TestImagesMirrorCLI(t *testing.T) {
 	src, digests := srcRegistry(t, "v1")
-	dst := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(dst.Close)
-	to := strings.TrimPrefix(dst.URL, "http://") + "/romana"
+	dst, stop := registrytest.Start()
+	t.Cleanup(stop)
+	to := dst + "/romana"
 	args := []string{"--registry", src + "/romana", "--tag", "v1"}
 
 	r := run(t, append([]string{"images", "mirror", "--to", to, "--insecure", "--dry-run"}, args...)...)

@@ -8,20 +8,19 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/romana/romanactl/internal/registrytest"
 )
 
 // newRegistry starts a real registry server (go-containerregistry's) on loopback.
 func newRegistry(t *testing.T) string {
 	t.Helper()
-	s := httptest.NewServer(registry.New(registry.Logger(nopLogger())))
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
+	host, stop := registrytest.Start()
+	t.Cleanup(stop)
+	return host
 }
 
 // seed pushes a random single-arch image, or a two-platform index, and returns its digest.
@@ -32,15 +31,10 @@ func seed(t *testing.T, ref string, multiArch bool) v1.Hash {
 		t.Fatal(err)
 	}
 	if multiArch {
-		var adds []mutate.IndexAddendum
-		for _, arch := range []string{"amd64", "arm64"} {
-			img, err := random.Image(512, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		idx, err := registrytest.Index("amd64", "arm64")
+		if err != nil {
+			t.Fatal(err)
 		}
-		idx := mutate.AppendManifests(empty.Index, adds...)
 		if err := remote.WriteIndex(r, idx); err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,0 @@
-package images
-
-import (
-	"io"
-	"log"
-)
-
-func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }
