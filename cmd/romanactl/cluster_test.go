@@ -563,3 +563,25 @@ func TestClusterPinDigests(t *testing.T) {
 		t.Errorf("after an upgrade without --pin-digests: %s", img)
 	}
 }
+
+// TestClusterAtomicUpgradeRollsBack: an upgrade whose wait fails is rolled back, and the
+// cluster ends on a good revision, which the message names.
+func TestClusterAtomicUpgradeRollsBack(t *testing.T) {
+	cluster(t)
+	mustOK(t, rc(t, "install"))
+	r := rc(t, "upgrade", "--set", "agent.tolerations=null", "--timeout=6s")
+	if r.code != 1 || !strings.Contains(r.stderr, "romana-agent runs on 3 of 4 nodes") ||
+		!strings.Contains(r.stderr, "--atomic: rolled back, revision 3 (a copy of good revision 1) is now deployed") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	h := mustOK(t, rc(t, "history", "-o", "json"))
+	var revs []revision
+	_ = json.Unmarshal([]byte(h.stdout), &revs)
+	if len(revs) != 3 || revs[1].Status != "failed" || revs[2].Status != "deployed" {
+		t.Fatalf("history: %+v", revs)
+	}
+	if tol := ds(t, "romana-agent").Spec.Template.Spec.Tolerations; len(tol) != 1 || tol[0].Operator != corev1.TolerationOpExists {
+		t.Errorf("agent tolerations after the rollback: %+v", tol)
+	}
+	mustOK(t, rc(t, "status"))
+}

@@ -84,7 +84,10 @@ func renderRelease(ch *chart.Chart, supplied map[string]any, o RenderOptions) (*
 	client.KubeVersion = clientKubeVersion()
 	rel, err := client.Run(ch, supplied)
 	if err != nil {
-		return nil, classify(err)
+		if err = classify(err); !values.IsInputError(err) {
+			err = fmt.Errorf("render chart: %w", err)
+		}
+		return nil, err
 	}
 	return rel, nil
 }
@@ -124,14 +127,14 @@ func templateOutput(rel *release.Release) string {
 	return b.String()
 }
 
-// classify marks render errors caused by the values (the schema, romana.validate) as
-// input errors: they exit 2 like any other invalid input.
+// classify marks errors caused by the values (the schema, romana.validate) as input
+// errors: they exit 2 like any other invalid input. Others pass unchanged.
 func classify(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "values don't meet the specifications of the schema") || strings.Contains(msg, "romana: ") {
 		return &values.InputError{Err: err}
 	}
-	return fmt.Errorf("render chart: %w", err)
+	return err
 }
 
 // OfflineKubeVersion is the Kubernetes version an offline render assumes: the one

@@ -208,8 +208,10 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 		return res, nil
 	}
 	err = classify(err)
+	// Helm stored the revision as deployed before the wait failed: record the failure
+	// first, so it is never taken for the good revision to return to.
+	c.markFailed(rel, err)
 	if !o.Atomic {
-		c.markFailed(rel, err)
 		return nil, fmt.Errorf("upgrade failed, release left as failed (`romanactl rollback` returns to revision %d): %w", p.last.Version, err)
 	}
 	target, good, rerr := c.rollbackToGood(ctx, o.Timeout)
