@@ -26,6 +26,7 @@ write. Each check prints ✓, ‼ or ✗ with its fix:
                           (ServiceCIDR API, else kubeadm-config, else a dry-run create)
   agent-cluster-ip-cidr   ‼ agent.clusterIPCIDR equals that range
   cluster-ip-free         no other Service holds romanaRoot.clusterIP (IPAddress API)
+  ownership               no object the chart creates exists outside the release
   address-plan            services.cidr overlaps no service range, node IP or podCIDR
   placement               a node matches services.nodeSelector
   environment             which environment is used, and why

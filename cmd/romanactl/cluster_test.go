@@ -346,6 +346,20 @@ func TestClusterRefusesBadClusterIP(t *testing.T) {
 	if got := romanaObjects(t); len(got) > 0 {
 		t.Fatalf("a refused install created %v", got)
 	}
+	// A 2016-style romana-root made by kubectl apply: Helm would stop half-way; the
+	// pre-flight names it before anything is written.
+	old := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "romana-root", Namespace: "kube-system"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 9600}}}}
+	if _, err := c.Client.CoreV1().Services("kube-system").Create(context.Background(), old, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = rc(t, "install", "--cluster-ip=10.96.77.78")
+	if r.code != 2 || !strings.Contains(r.stderr, "✗ ownership: Service kube-system/romana-root already exist(s) and belong(s) to no release romana") {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := c.Client.CoreV1().Services("kube-system").Delete(context.Background(), "romana-root", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	// No node for romana-services: refused before any write too.
 	r = rc(t, "install", "--set", "services.nodeSelector.romana=yes")
 	if r.code != 2 || !strings.Contains(r.stderr, "✗ placement: no node matches services.nodeSelector") {

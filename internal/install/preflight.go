@@ -95,7 +95,7 @@ func (e *PreflightError) Unwrap() error {
 var WarnChecks = []string{"agent-cluster-ip-cidr", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // AllChecks names every check, for messages.
-var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free",
+var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free", "ownership",
 	"address-plan", "placement", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // CheckSkips validates --skip-check names: unknown names and ✗-kind checks are refused.
@@ -181,6 +181,7 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 	}
 
 	add(clusterIPFree(ctx, cs, in.Namespace, clusterIP))
+	add(ownership(ctx, cs, in.Namespace))
 
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -290,6 +291,50 @@ func clusterIPFree(ctx context.Context, cs kubernetes.Interface, ns string, ip n
 			Fix:     "pick a free address in the service range with --cluster-ip"}
 	}
 	return Check{Name: "cluster-ip-free", Severity: Pass, Message: fmt.Sprintf("%s is free (or already romana-root's)", ip)}
+}
+
+// ownership: an object the chart creates that already exists but belongs to no release
+// romana in this namespace (a 2016 `kubectl apply` install, or another release) would
+// make Helm stop half-way; say which, and what to do, before anything is written.
+func ownership(ctx context.Context, cs kubernetes.Interface, ns string) Check {
+	type obj struct {
+		kind string
+		get  func() (metav1.Object, error)
+	}
+	objs := []obj{
+		{"DaemonSet " + ns + "/romana-agent", func() (metav1.Object, error) {
+			return cs.AppsV1().DaemonSets(ns).Get(ctx, "romana-agent", metav1.GetOptions{})
+		}},
+		{"DaemonSet " + ns + "/romana-services", func() (metav1.Object, error) {
+			return cs.AppsV1().DaemonSets(ns).Get(ctx, "romana-services", metav1.GetOptions{})
+		}},
+		{"Service " + ns + "/romana-root", func() (metav1.Object, error) {
+			return cs.CoreV1().Services(ns).Get(ctx, "romana-root", metav1.GetOptions{})
+		}},
+		{"ClusterRole romana-services", func() (metav1.Object, error) {
+			return cs.RbacV1().ClusterRoles().Get(ctx, "romana-services", metav1.GetOptions{})
+		}},
+		{"ClusterRoleBinding romana-services", func() (metav1.Object, error) {
+			return cs.RbacV1().ClusterRoleBindings().Get(ctx, "romana-services", metav1.GetOptions{})
+		}},
+	}
+	var foreign []string
+	for _, o := range objs {
+		m, err := o.get()
+		if err != nil {
+			continue // absent (or unreadable: the permissions check says so)
+		}
+		a := m.GetAnnotations()
+		if a["meta.helm.sh/release-name"] != ReleaseName || a["meta.helm.sh/release-namespace"] != ns {
+			foreign = append(foreign, o.kind)
+		}
+	}
+	if len(foreign) > 0 {
+		return Check{Name: "ownership", Severity: Fail,
+			Message: fmt.Sprintf("%s already exist(s) and belong(s) to no release %s in %s (an earlier kubectl apply of the 2016 manifests?)", strings.Join(foreign, ", "), ReleaseName, ns),
+			Fix:     "delete them first (kubectl delete ...), or run romanactl in the namespace of the release that owns them"}
+	}
+	return Check{Name: "ownership", Severity: Pass, Message: "no object the chart creates exists outside the release"}
 }
 
 // addressPlan: the Romana CIDR must not overlap the service range, a node's address or a
