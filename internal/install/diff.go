@@ -1,17 +1,11 @@
 package install
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"helm.sh/helm/v3/pkg/releaseutil"
-)
-
-var (
-	jsonMarshal   = json.Marshal
-	jsonUnmarshal = json.Unmarshal
 )
 
 // ObjectDiff is the change to one object.

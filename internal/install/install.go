@@ -59,7 +59,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	} else if !errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, fmt.Errorf("read release history: %w", err)
 	}
-	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, false, o.Skip)
+	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, o.Skip)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (c *Client) markFailed(rel *release.Release, cause error) {
 	_ = c.Cfg.Releases.Update(rel)
 }
 
-func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, upgrade bool, skip []string) (*Report, error) {
+func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, skip []string) (*Report, error) {
 	if env == "" {
 		// An upgrade without --env keeps the environment of the stored values.
 		env, _ = lookupString(res.Effective, "environment")
@@ -146,7 +146,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 	}
 	report, err := Preflight(ctx, c.Kube, PreflightInput{
 		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
-		KubeVersion: ch.Metadata.KubeVersion, Upgrade: upgrade, Skip: skip,
+		KubeVersion: ch.Metadata.KubeVersion, Skip: skip,
 	})
 	if err != nil {
 		return nil, err

@@ -121,9 +121,8 @@ type PreflightInput struct {
 	Effective map[string]any
 	// KubeVersion is the chart's kubeVersion constraint.
 	KubeVersion string
-	// Upgrade is set when romana-root already belongs to this release.
-	Upgrade bool
-	Skip    []string
+	// Skip are the ‼ checks the user acknowledged (--skip-check).
+	Skip []string
 }
 
 // Preflight runs every check against the live cluster. It only reads (and makes

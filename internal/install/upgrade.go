@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -185,7 +186,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if p.isNoOp() {
 		return &Result{Release: p.last, NoOp: true}, nil
 	}
-	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, true, o.Skip)
+	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, o.Skip)
 	if err != nil {
 		return nil, err
 	}
@@ -293,10 +294,10 @@ func lookupString(vals map[string]any, key string) (string, bool) {
 // float64(2) from a stored release compare equal.
 func normalize(m map[string]any) any {
 	var out any
-	b, err := jsonMarshal(m)
+	b, err := json.Marshal(m)
 	if err != nil {
 		return m
 	}
-	_ = jsonUnmarshal(b, &out)
+	_ = json.Unmarshal(b, &out)
 	return out
 }

@@ -34,7 +34,7 @@ const (
 	ClusterCIDR = "10.244.0.0/16"
 	// KubernetesVersion is what hack/build-controlplane.sh stamps into the binaries.
 	KubernetesVersion = "v1.37.2"
-	// ControlPlaneTaint and ControlPlaneLabel are what kubeadm puts on its nodes.
+	// ControlPlaneLabel is the label (and taint key) kubeadm puts on its control-plane nodes.
 	ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
 )
 
