@@ -28,7 +28,8 @@ write. Each check prints ✓, ‼ or ✗ with its fix:
   cluster-ip-free         no other Service holds romanaRoot.clusterIP (IPAddress API)
   ownership               no object the chart creates exists outside the release
   address-plan            services.cidr overlaps no service range, node IP or podCIDR
-  placement               a node matches services.nodeSelector
+  placement               a node matches services.nodeSelector, its taints tolerated
+  agent-coverage          ‼ agent.tolerations cover every node's taints
   environment             which environment is used, and why
   kops-*                  ‼ the kops limitations, with kops environments
 

@@ -368,6 +368,15 @@ func TestClusterRefusesBadClusterIP(t *testing.T) {
 	if got := romanaObjects(t); len(got) > 0 {
 		t.Fatalf("a refused install created %v", got)
 	}
+	// The control-plane node matches but its taint is not tolerated: refused too.
+	r = rc(t, "install", "--set", "services.tolerations=null")
+	if r.code != 2 || !strings.Contains(r.stderr, "✗ placement: the nodes matching services.nodeSelector") ||
+		!strings.Contains(r.stderr, "control-plane-0 (node-role.kubernetes.io/control-plane=:NoSchedule)") {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := romanaObjects(t); len(got) > 0 {
+		t.Fatalf("a refused install created %v", got)
+	}
 }
 
 func TestClusterIPChange(t *testing.T) {
@@ -395,6 +404,9 @@ func TestClusterWaitFailsClearlyAndAtomicCleansUp(t *testing.T) {
 	// Without tolerations the agent cannot run on the tainted control-plane node, so it
 	// is ready on 3 of 4 nodes: Helm's check would pass it; romanactl's does not.
 	r := rc(t, "install", "--set", "agent.tolerations=null", "--timeout=8s")
+	if !strings.Contains(r.stdout, "‼ agent-coverage") || !strings.Contains(r.stdout, "romana-agent will not run on control-plane-0") {
+		t.Errorf("the pre-flight did not warn about the agent's coverage:\n%s", r.stdout)
+	}
 	if r.code != 1 || !strings.Contains(r.stderr, "timed out after 8s") ||
 		!strings.Contains(r.stderr, "romana-agent runs on 3 of 4 nodes") || !strings.Contains(r.stderr, "--atomic: the release and what it created were removed") {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -92,11 +93,11 @@ func (e *PreflightError) Unwrap() error {
 }
 
 // WarnChecks are the ‼ checks, the only ones --skip-check accepts.
-var WarnChecks = []string{"agent-cluster-ip-cidr", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
+var WarnChecks = []string{"agent-cluster-ip-cidr", "agent-coverage", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // AllChecks names every check, for messages.
 var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free", "ownership",
-	"address-plan", "placement", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
+	"address-plan", "placement", "agent-coverage", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // CheckSkips validates --skip-check names: unknown names and ✗-kind checks are refused.
 func CheckSkips(skips []string) error {
@@ -189,10 +190,13 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 	add(addressPlan(romanaCIDR, svcRange, nodes.Items))
 	if v, _ := values.Lookup(in.Effective, "services.deploy"); v == "daemonSet" {
 		sel, _ := values.Lookup(in.Effective, "services.nodeSelector")
-		add(placement(sel, nodes.Items))
+		tol, _ := values.Lookup(in.Effective, "services.tolerations")
+		add(placement(sel, tolerations(tol), nodes.Items))
 	} else {
 		add(Check{Name: "placement", Severity: Pass, Message: "services.deploy=staticPod: romana-services runs from /etc/kubernetes/manifests, not the release"})
 	}
+	agentTol, _ := values.Lookup(in.Effective, "agent.tolerations")
+	add(agentCoverage(tolerations(agentTol), nodes.Items))
 	add(Check{Name: "environment", Severity: Pass, Message: fmt.Sprintf("%s: %s", in.Env, in.EnvReason)})
 	if in.Env == "kops" {
 		add(Check{Name: "kops-single-subnet", Severity: Warn, Message: "an automated Romana install supports a single subnet only", Fix: "run the cluster in one subnet"})
@@ -370,9 +374,9 @@ func addressPlan(romana, svc netip.Prefix, nodes []corev1.Node) Check {
 	return Check{Name: "address-plan", Severity: Pass, Message: fmt.Sprintf("%s overlaps no node address, podCIDR or the service range", romana)}
 }
 
-// placement: the services DaemonSet must match at least one node, or it schedules
-// nothing and Romana has no root.
-func placement(sel any, nodes []corev1.Node) Check {
+// placement: the services DaemonSet must match at least one node whose taints it
+// tolerates, or it schedules nothing and Romana has no root.
+func placement(sel any, tols []corev1.Toleration, nodes []corev1.Node) Check {
 	set := labels.Set{}
 	if m, ok := sel.(map[string]any); ok {
 		for k, v := range m {
@@ -380,20 +384,78 @@ func placement(sel any, nodes []corev1.Node) Check {
 		}
 	}
 	selector := labels.SelectorFromSet(set)
-	var names []string
+	var names, untolerated []string
 	for _, n := range nodes {
-		if selector.Matches(labels.Set(n.Labels)) {
-			names = append(names, n.Name)
+		if !selector.Matches(labels.Set(n.Labels)) {
+			continue
 		}
+		if t := blockingTaint(n, tols); t != "" {
+			untolerated = append(untolerated, n.Name+" ("+t+")")
+			continue
+		}
+		names = append(names, n.Name)
 	}
 	sort.Strings(names)
-	if len(names) == 0 {
-		b, _ := json.Marshal(set)
+	b, _ := json.Marshal(set)
+	switch {
+	case len(names) > 0:
+		return Check{Name: "placement", Severity: Pass, Message: fmt.Sprintf("romana-services will run on %s", strings.Join(names, ", "))}
+	case len(untolerated) > 0:
 		return Check{Name: "placement", Severity: Fail,
-			Message: fmt.Sprintf("no node matches services.nodeSelector %s: romana-services would run nowhere", b),
-			Fix:     "label a control-plane node, or set services.nodeSelector to labels your control plane has"}
+			Message: fmt.Sprintf("the nodes matching services.nodeSelector %s have taints services.tolerations do not tolerate: %s; romana-services would run nowhere", b, strings.Join(untolerated, ", ")),
+			Fix:     "add a toleration for that taint to services.tolerations"}
 	}
-	return Check{Name: "placement", Severity: Pass, Message: fmt.Sprintf("romana-services will run on %s", strings.Join(names, ", "))}
+	return Check{Name: "placement", Severity: Fail,
+		Message: fmt.Sprintf("no node matches services.nodeSelector %s: romana-services would run nowhere", b),
+		Fix:     "label a control-plane node, or set services.nodeSelector to labels your control plane has"}
+}
+
+// agentCoverage: a node whose taints the agent does not tolerate gets no agent, and its
+// pods no network. It may be deliberate (nodes that run another network), so ‼.
+func agentCoverage(tols []corev1.Toleration, nodes []corev1.Node) Check {
+	var missed []string
+	for _, n := range nodes {
+		if t := blockingTaint(n, tols); t != "" {
+			missed = append(missed, n.Name+" ("+t+")")
+		}
+	}
+	if len(missed) > 0 {
+		sort.Strings(missed)
+		return Check{Name: "agent-coverage", Severity: Warn,
+			Message: fmt.Sprintf("romana-agent will not run on %s: agent.tolerations do not tolerate their taints, so their pods get no network, and the wait will not finish", strings.Join(missed, ", ")),
+			Fix:     "keep agent.tolerations at [{operator: Exists}]"}
+	}
+	return Check{Name: "agent-coverage", Severity: Pass, Message: fmt.Sprintf("romana-agent tolerates the taints of all %d nodes", len(nodes))}
+}
+
+// blockingTaint returns the first NoSchedule or NoExecute taint of n that no toleration
+// tolerates, as key=value:effect, or "".
+func blockingTaint(n corev1.Node, tols []corev1.Toleration) string {
+	for _, t := range n.Spec.Taints {
+		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
+			continue
+		}
+		tolerated := false
+		for i := range tols {
+			if tols[i].ToleratesTaint(klog.Background(), &t, false) {
+				tolerated = true
+				break
+			}
+		}
+		if !tolerated {
+			return fmt.Sprintf("%s=%s:%s", t.Key, t.Value, t.Effect)
+		}
+	}
+	return ""
+}
+
+// tolerations converts a values list of tolerations into API objects.
+func tolerations(v any) []corev1.Toleration {
+	var out []corev1.Toleration
+	if b, err := json.Marshal(v); err == nil {
+		_ = json.Unmarshal(b, &out)
+	}
+	return out
 }
 
 // permissions asks the API server, with SelfSubjectAccessReviews, whether the user may

@@ -48,11 +48,24 @@ func TestAddressPlanCheck(t *testing.T) {
 }
 
 func TestPlacementCheck(t *testing.T) {
-	nodes := []corev1.Node{*node("cp", "10.0.0.1", "", map[string]string{"node-role.kubernetes.io/control-plane": ""}), *node("w", "10.0.0.2", "", nil)}
-	if c := placement(map[string]any{"node-role.kubernetes.io/control-plane": ""}, nodes); c.Severity != Pass || !strings.Contains(c.Message, "cp") {
+	cp := *node("cp", "10.0.0.1", "", map[string]string{"node-role.kubernetes.io/control-plane": ""})
+	cp.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+	nodes := []corev1.Node{cp, *node("w", "10.0.0.2", "", nil)}
+	tol := []corev1.Toleration{{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+	sel := map[string]any{"node-role.kubernetes.io/control-plane": ""}
+	if c := placement(sel, tol, nodes); c.Severity != Pass || !strings.Contains(c.Message, "cp") {
 		t.Errorf("%+v", c)
 	}
-	if c := placement(map[string]any{"kubernetes.io/role": "master"}, nodes); c.Severity != Fail || !strings.Contains(c.Message, "no node matches services.nodeSelector") {
+	if c := placement(map[string]any{"kubernetes.io/role": "master"}, tol, nodes); c.Severity != Fail || !strings.Contains(c.Message, "no node matches services.nodeSelector") {
+		t.Errorf("%+v", c)
+	}
+	if c := placement(sel, nil, nodes); c.Severity != Fail || !strings.Contains(c.Message, "cp (node-role.kubernetes.io/control-plane=:NoSchedule)") {
+		t.Errorf("untolerated taint: %+v", c)
+	}
+	if c := agentCoverage([]corev1.Toleration{{Operator: corev1.TolerationOpExists}}, nodes); c.Severity != Pass {
+		t.Errorf("%+v", c)
+	}
+	if c := agentCoverage(nil, nodes); c.Severity != Warn || !strings.Contains(c.Message, "romana-agent will not run on cp") {
 		t.Errorf("%+v", c)
 	}
 }
