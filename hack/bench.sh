@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-15}
+# Taken before docs/benchmarks.md is rewritten, which would make the tree look dirty.
+version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 out=docs/benchmarks.md
 mkdir -p docs
 tmp=$(mktemp -d)
@@ -80,7 +82,7 @@ helm_init=$(inittrace bin/helm version)
   echo "# Benchmarks"
   echo
   echo "Written by \`make bench\` (hack/bench.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, $(go env GOVERSION),"
-  echo "romanactl $(git describe --tags --always --dirty 2>/dev/null || echo dev), helm $(bin/helm version --template '{{.Version}}')."
+  echo "romanactl $version, helm $(bin/helm version --template '{{.Version}}')."
   echo "Both binaries are static (CGO_ENABLED=0) and stripped (-s -w), as helm's release builds are."
   echo "The machine is shared and noisy: read the medians and ratios, from one run."
   echo
