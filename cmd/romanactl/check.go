@@ -45,26 +45,16 @@ Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
 			if err := install.CheckSkips(skip); err != nil {
 				return err
 			}
-			ch, err := o.loadChart()
+			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err
 			}
-			c, err := o.client()
+			res, err := values.Resolve(cr.chart, cr.opts)
 			if err != nil {
 				return err
 			}
-			env, reason, err := environment(cmd.Context(), c, vf.env)
-			if err != nil {
-				return err
-			}
-			opts := vf.options(cmd.Flags())
-			opts.Env = env
-			res, err := values.Resolve(ch, opts)
-			if err != nil {
-				return err
-			}
-			report, err := install.Preflight(cmd.Context(), c.Kube, install.PreflightInput{Namespace: c.Namespace, Env: env, EnvReason: reason,
-				Effective: res.Effective, KubeVersion: ch.Metadata.KubeVersion, Skip: skip})
+			report, err := install.Preflight(cmd.Context(), cr.client.Kube, install.PreflightInput{Namespace: cr.client.Namespace, Env: cr.env,
+				EnvReason: cr.reason, Effective: res.Effective, KubeVersion: cr.chart.Metadata.KubeVersion, Skip: skip})
 			if err != nil {
 				return err
 			}

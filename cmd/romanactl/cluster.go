@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/values"
 )
 
 // clusterFlags are shared by install and upgrade.
@@ -30,6 +32,34 @@ func addClusterFlags(cmd *cobra.Command) *clusterFlags {
 	fs.BoolVar(&f.pinDigests, "pin-digests", false, "resolve every image to its digest now and deploy name@sha256:…, so a re-pushed tag cannot change the cluster")
 	fs.BoolVar(&f.insecure, "insecure", false, "with --pin-digests: allow plain-HTTP registries")
 	return f
+}
+
+// clusterRun is what every cluster command starts from: the chart, the client, the
+// environment (resolved against the cluster for --env=auto) and the values options.
+type clusterRun struct {
+	chart       *chart.Chart
+	client      *install.Client
+	env, reason string
+	opts        values.Options
+}
+
+// setup loads the chart, builds the client and resolves the environment.
+func (o *rootOptions) setup(cmd *cobra.Command, vf *valuesFlags) (*clusterRun, error) {
+	ch, err := o.loadChart()
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	env, reason, err := environment(cmd.Context(), c, vf.env)
+	if err != nil {
+		return nil, err
+	}
+	opts := vf.options(cmd.Flags())
+	opts.Env = env
+	return &clusterRun{chart: ch, client: c, env: env, reason: reason, opts: opts}, nil
 }
 
 // client builds the cluster client: the kubeconfig is read here, never before.

@@ -52,22 +52,17 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 				fmt.Fprintln(o.out, "# dry run (client): nothing was sent to a cluster; the password is hidden")
 				return nil
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			env, reason, err := environment(ctx, c, vf.env)
+			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err
 			}
-			opts := vf.options(cmd.Flags())
-			opts.Env = env
+			opts := cr.opts
 			res, err := values.Resolve(ch, opts)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(o.out, "Environment: %s\n", describeEnv(env, reason))
+			fmt.Fprintf(o.out, "Environment: %s\n", describeEnv(cr.env, cr.reason))
 			if cf.pinDigests {
 				if opts, err = pinDigests(ctx, ch, opts, res.Effective, cf.insecure, func(s string) { fmt.Fprintln(o.out, s) }); err != nil {
 					return err
@@ -76,7 +71,7 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 					return err
 				}
 			}
-			r, err := c.Install(ctx, install.InstallOptions{Chart: ch, Resolved: res, Env: env, EnvReason: reason,
+			r, err := cr.client.Install(ctx, install.InstallOptions{Chart: ch, Resolved: res, Env: cr.env, EnvReason: cr.reason,
 				Wait: cf.wait, Timeout: cf.timeout, DryRun: dryRun, Atomic: cf.atomic, Skip: cf.skip})
 			if err != nil {
 				return err

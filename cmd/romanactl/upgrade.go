@@ -28,33 +28,23 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
   romanactl upgrade --cluster-ip=10.96.99.98 --recreate-root-service`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ch, err := o.loadChart()
-			if err != nil {
-				return err
-			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			env, reason, err := environment(ctx, c, vf.env)
+			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err
 			}
-			opts := vf.options(cmd.Flags())
-			opts.Env = env
-			uo := install.UpgradeOptions{Chart: ch, Values: opts, ResetValues: reset, Env: env, EnvReason: reason,
+			uo := install.UpgradeOptions{Chart: cr.chart, Values: cr.opts, ResetValues: reset, Env: cr.env, EnvReason: cr.reason,
 				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip}
 			if cf.pinDigests {
-				res, err := c.UpgradeResolved(uo)
+				res, err := cr.client.UpgradeResolved(uo)
 				if err != nil {
 					return err
 				}
-				if uo.Values, err = pinDigests(ctx, ch, opts, res.Effective, cf.insecure, func(s string) { fmt.Fprintln(o.out, s) }); err != nil {
+				if uo.Values, err = pinDigests(ctx, cr.chart, cr.opts, res.Effective, cf.insecure, func(s string) { fmt.Fprintln(o.out, s) }); err != nil {
 					return err
 				}
 			}
-			r, err := c.Upgrade(ctx, uo)
+			r, err := cr.client.Upgrade(ctx, uo)
 			if err != nil {
 				return err
 			}
@@ -85,21 +75,11 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 			if err := checkOutput(output, "diff", "json", "yaml"); err != nil {
 				return err
 			}
-			ch, err := o.loadChart()
+			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			env, _, err := environment(cmd.Context(), c, vf.env)
-			if err != nil {
-				return err
-			}
-			opts := vf.options(cmd.Flags())
-			opts.Env = env
-			diffs, err := c.Diff(cmd.Context(), install.UpgradeOptions{Chart: ch, Values: opts, ResetValues: reset, RecreateRootService: recreate})
+			diffs, err := cr.client.Diff(cmd.Context(), install.UpgradeOptions{Chart: cr.chart, Values: cr.opts, ResetValues: reset, RecreateRootService: recreate})
 			if err != nil {
 				return err
 			}

@@ -94,9 +94,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	secretExisted := c.secretExists(ctx)
 	rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
 	if err == nil && o.Wait {
-		c.progress("installed revision %d; waiting for Romana (timeout %s)", rel.Version, o.Timeout)
-		err = Wait(ctx, c.Kube, WaitOptions{Namespace: c.Namespace, Timeout: o.Timeout, Services: servicesInRelease(o.Resolved.Effective)},
-			func(s string) { c.progress("  %s", s) })
+		err = c.waitFor(ctx, "installed", rel, o.Timeout)
 	}
 	if err == nil {
 		res.Release = rel
@@ -182,6 +180,13 @@ func (c *Client) serverDryRun(manifest string) error {
 		return &values.InputError{Err: fmt.Errorf("the API server refuses the manifests (server-side dry run):\n%w", errors.Join(errs...))}
 	}
 	return nil
+}
+
+// waitFor waits for Romana after an operation wrote revision rel, saying so first.
+func (c *Client) waitFor(ctx context.Context, what string, rel *release.Release, timeout time.Duration) error {
+	c.progress("%s revision %d; waiting for Romana (timeout %s)", what, rel.Version, timeout)
+	return Wait(ctx, c.Kube, WaitOptions{Namespace: c.Namespace, Timeout: timeout, Services: servicesInRelease(rel.Config)},
+		func(s string) { c.progress("  %s", s) })
 }
 
 func servicesInRelease(vals map[string]any) bool {

@@ -200,9 +200,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	}
 	rel, err := c.newUpgrade(o).RunWithContext(ctx, ReleaseName, o.Chart, p.resolved.Supplied)
 	if err == nil && o.Wait {
-		c.progress("upgraded to revision %d; waiting for Romana (timeout %s)", rel.Version, o.Timeout)
-		err = Wait(ctx, c.Kube, WaitOptions{Namespace: c.Namespace, Timeout: o.Timeout, Services: servicesInRelease(p.resolved.Effective)},
-			func(s string) { c.progress("  %s", s) })
+		err = c.waitFor(ctx, "upgraded to", rel, o.Timeout)
 	}
 	if err == nil {
 		res.Release = rel
@@ -280,8 +278,7 @@ func (c *Client) Rollback(ctx context.Context, revision int, wait bool, timeout 
 	if err != nil {
 		return err
 	}
-	return Wait(ctx, c.Kube, WaitOptions{Namespace: c.Namespace, Timeout: timeout, Services: servicesInRelease(rel.Config)},
-		func(s string) { c.progress("  %s", s) })
+	return c.waitFor(ctx, "rolled back:", rel, timeout)
 }
 
 func lookupString(vals map[string]any, key string) (string, bool) {
