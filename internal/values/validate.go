@@ -192,12 +192,15 @@ func (c *checker) integer(key string, lo, hi int64) (int64, bool) {
 		}
 		n = int64(x)
 	case string:
-		if i, err := strconv.ParseInt(x, 10, 64); err == nil && FlagFor(key) != "" {
-			n = i // a dedicated flag's text that did not parse as a number is caught below
-		} else {
-			c.add(key, x, "must be a positive integer", "give a number, e.g. --set "+key+"=16")
-			return 0, false
+		// A dedicated flag's text that parses is already a number (Flag.value), so a
+		// string here is either unparseable or quoted in a file or --set-string, which
+		// the schema (and so helm) refuses too.
+		reason := "must be a positive integer"
+		if _, err := strconv.ParseInt(x, 10, 64); err == nil {
+			reason = "must be a number, not a string"
 		}
+		c.add(key, x, reason, "give a number, e.g. --set "+key+"=16 (unquoted in YAML)")
+		return 0, false
 	default:
 		c.add(key, fmt.Sprint(v), "must be a positive integer", "give a number, e.g. --set "+key+"=16")
 		return 0, false

@@ -24,11 +24,12 @@ func loadChart(t testing.TB) *chart.Chart {
 func TestValidateRules(t *testing.T) {
 	ch := loadChart(t)
 	tests := []struct {
-		name    string
-		env     string
-		flags   map[string]string
-		set     []string
-		wantErr []string // substrings of the error; none means valid
+		name      string
+		env       string
+		flags     map[string]string
+		set       []string
+		setString []string
+		wantErr   []string // substrings of the error; none means valid
 	}{
 		{name: "kubeadm defaults are valid", env: "kubeadm"},
 		{name: "kops defaults are valid", env: "kops"},
@@ -59,6 +60,8 @@ func TestValidateRules(t *testing.T) {
 			wantErr: []string{`services.nodes (--nodes) "0": must be between 1 and`}},
 		{name: "nodes not a number", flags: map[string]string{"nodes": "many"},
 			wantErr: []string{`services.nodes (--nodes) "many": must be a positive integer`}},
+		{name: "nodes as a string", setString: []string{"services.nodes=256"},
+			wantErr: []string{`services.nodes (--nodes) "256": must be a number, not a string`}},
 		{name: "namespaces negative", set: []string{"services.namespaces=-4"},
 			wantErr: []string{`services.namespaces (--namespaces) "-4": must be between 1 and`}},
 		{name: "segments fractional", set: []string{"services.segments=2.5"},
@@ -137,7 +140,7 @@ func TestValidateRules(t *testing.T) {
 			if env == "" && !strings.HasPrefix(tt.name, "no env") {
 				env = "kubeadm"
 			}
-			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Set: tt.set})
+			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Set: tt.set, SetString: tt.setString})
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("want valid, got: %v", err)
