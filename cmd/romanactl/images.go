@@ -99,8 +99,8 @@ partial failure copies only what is missing. Credentials come from the Docker co
 			if to == "" {
 				return values.Inputf("--to is required: the registry and org to copy to, e.g. --to registry.example.com:5000/romana")
 			}
-			if _, err := images.Destination("example/x:1", to, mo.Insecure); err != nil {
-				return values.Inputf("--to %q: not a registry/org prefix: %v", to, err)
+			if err := images.CheckPrefix(to, mo.Insecure); err != nil {
+				return values.Inputf("--to %q: not a registry/org prefix (%v); give host[:port]/org, e.g. --to registry.example.com:5000/romana", to, err)
 			}
 			imgs, err := renderedImages(cmd, o, vf)
 			if err != nil {

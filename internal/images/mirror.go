@@ -74,6 +74,13 @@ func Destination(src, to string, insecure bool) (string, error) {
 	return base + ":latest", nil
 }
 
+// CheckPrefix reports whether to is a usable REGISTRY/ORG prefix: a reference under it
+// must parse.
+func CheckPrefix(to string, insecure bool) error {
+	_, err := name.ParseReference(strings.TrimSuffix(to, "/")+"/romana-check:1", nameOpts(insecure)...)
+	return err
+}
+
 // Mirror copies every image to <to>/<name>:<tag>. An image index is copied whole, with
 // every platform, and digests are kept; each destination digest is verified against
 // the source after the copy. An image already at the destination with the same digest
