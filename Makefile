@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help demo mirror-demo build helm controlplane cluster-bin cluster-up cluster-down test test-unit golden fuzz bench lint fmt clean
+.PHONY: help demo mirror-demo build helm controlplane cluster-bin cluster-up cluster-down test test-unit chaos golden fuzz bench lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 
 test: build helm controlplane ## run every test, the real-cluster ones included (what CI runs)
 	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m ./...
+
+chaos: build helm controlplane ## the fault tests alone; writes the Faults table of docs/benchmarks.md
+	hack/chaos.sh
 
 test-unit: ## run the tests that need neither bin/helm nor a cluster (go test -short)
 	$(GO) test -count=1 -short ./...

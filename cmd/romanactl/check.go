@@ -53,8 +53,12 @@ Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
 			if err != nil {
 				return err
 			}
+			rendered, err := install.Render(cr.chart, res.Supplied, install.RenderOptions{Namespace: cr.client.Namespace, Validated: true})
+			if err != nil {
+				return err
+			}
 			report, err := install.Preflight(cmd.Context(), cr.client.Kube, install.PreflightInput{Namespace: cr.client.Namespace, Env: cr.env,
-				EnvReason: cr.reason, Effective: res.Effective, KubeVersion: cr.chart.Metadata.KubeVersion, Skip: skip})
+				EnvReason: cr.reason, Effective: res.Effective, KubeVersion: cr.chart.Metadata.KubeVersion, Skip: skip, Manifest: rendered.Manifest})
 			if err != nil {
 				return err
 			}

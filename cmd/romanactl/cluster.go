@@ -9,6 +9,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -64,7 +65,12 @@ func (o *rootOptions) setup(cmd *cobra.Command, vf *valuesFlags) (*clusterRun, e
 
 // client builds the cluster client: the kubeconfig is read here, never before.
 func (o *rootOptions) client() (*install.Client, error) {
-	return install.NewClient(o.kube, o.namespace(), o.out)
+	c, err := install.NewClient(o.kube, o.namespace(), o.out)
+	if err != nil {
+		return nil, err
+	}
+	c.Command = lock.CommandLine(o.args)
+	return c, nil
 }
 
 // environment resolves --env=auto against the cluster; any other value is used as given.

@@ -81,6 +81,11 @@ func cleanup(t *testing.T) {
 	for _, s := range []string{"squatter"} {
 		_ = cs.CoreV1().Services("default").Delete(ctx, s, metav1.DeleteOptions{})
 	}
+	// A test that failed half-way may leave objects outside the release (a foreign
+	// romana-root): remove them too, so that one failure does not cascade.
+	_ = cs.CoreV1().Services("kube-system").Delete(ctx, "romana-root", metav1.DeleteOptions{})
+	_ = cs.AppsV1().DaemonSets("kube-system").Delete(ctx, "romana-agent", metav1.DeleteOptions{})
+	_ = cs.AppsV1().DaemonSets("kube-system").Delete(ctx, "romana-services", metav1.DeleteOptions{})
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		_, e1 := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "romana-agent", metav1.GetOptions{})
@@ -354,7 +359,7 @@ func TestClusterRefusesBadClusterIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = rc(t, "install", "--cluster-ip=10.96.77.78")
-	if r.code != 2 || !strings.Contains(r.stderr, "✗ ownership: Service kube-system/romana-root already exist(s) and belong(s) to no release romana") {
+	if r.code != 2 || !strings.Contains(r.stderr, "✗ ownership: Service kube-system/romana-root already exist(s) and belong(s) to no Helm release") {
 		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if err := c.Client.CoreV1().Services("kube-system").Delete(context.Background(), "romana-root", metav1.DeleteOptions{}); err != nil {
@@ -397,6 +402,39 @@ func TestClusterIPChange(t *testing.T) {
 	if args := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Args[0]; args != "--romana-root=http://10.96.99.98:9600" {
 		t.Errorf("agent: %s", args)
 	}
+
+	// Rollback holds the same rule: refused up front, nothing written...
+	r = rc(t, "rollback")
+	if r.code != 2 || !strings.Contains(r.stderr, "rollback to revision 1 would change romanaRoot.clusterIP from 10.96.99.98 to 10.99.99.99") ||
+		!strings.Contains(r.stderr, "--recreate-root-service") {
+		t.Fatalf("rollback across a clusterIP change: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(releaseSecrets(t)); n != 2 {
+		t.Fatalf("a refused rollback wrote a revision (%d)", n)
+	}
+	// ...or done with the Service recreated, agents and Service agreeing.
+	mustOK(t, rc(t, "rollback", "--recreate-root-service"))
+	assertRootWiring(t, "10.99.99.99")
+
+	// The --atomic rollback of a failed upgrade restores a known-good revision, so it
+	// recreates the Service on its own.
+	r = rc(t, "upgrade", "--cluster-ip=10.96.99.97", "--recreate-root-service", "--set", "agent.tolerations=null", "--timeout=5s")
+	if r.code != 1 || !strings.Contains(r.stderr, "--atomic: rolled back") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	assertRootWiring(t, "10.99.99.99")
+}
+
+// assertRootWiring: romana-root has the address, and every agent points at it.
+func assertRootWiring(t *testing.T, ip string) {
+	t.Helper()
+	svc, err := shared.Client.CoreV1().Services("kube-system").Get(context.Background(), "romana-root", metav1.GetOptions{})
+	if err != nil || svc.Spec.ClusterIP != ip {
+		t.Fatalf("romana-root: %v %v, want %s", err, svc.Spec.ClusterIP, ip)
+	}
+	if args := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Args[0]; args != "--romana-root=http://"+ip+":9600" {
+		t.Fatalf("agents point at %s, romana-root is %s", args, ip)
+	}
 }
 
 func TestClusterWaitFailsClearlyAndAtomicCleansUp(t *testing.T) {
@@ -411,7 +449,9 @@ func TestClusterWaitFailsClearlyAndAtomicCleansUp(t *testing.T) {
 		!strings.Contains(r.stderr, "romana-agent runs on 3 of 4 nodes") || !strings.Contains(r.stderr, "--atomic: the release and what it created were removed") {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
-	if got := romanaObjects(t); len(got) > 0 {
+	// romana-services did start, so MySQL may have initialised the host with the
+	// password: the Secret stays, and nothing else does.
+	if got := romanaObjects(t); len(got) != 1 || got[0] != "Secret romana-datastore" {
 		t.Fatalf("atomic install left %v", got)
 	}
 	// The waiter itself, on a services DaemonSet that matches no node.
@@ -555,8 +595,9 @@ func TestClusterSIGTERMMidWait(t *testing.T) {
 					t.Fatalf("release left %s", st)
 				}
 			}
-			if atomic == "true" && len(romanaObjects(t)) > 0 {
-				t.Errorf("atomic install interrupted left %v", romanaObjects(t))
+			// romana-services ran, so only its password Secret may stay.
+			if got := romanaObjects(t); atomic == "true" && (len(got) != 1 || got[0] != "Secret romana-datastore") {
+				t.Errorf("atomic install interrupted left %v", got)
 			}
 			if atomic == "false" {
 				if s := releaseSecrets(t); len(s) != 1 || s[0].Labels["status"] != "failed" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -59,11 +60,17 @@ func newHistoryCmd(o *rootOptions) *cobra.Command {
 }
 
 func newRollbackCmd(o *rootOptions) *cobra.Command {
-	var wait bool
-	var timeout time.Duration
+	var ro install.RollbackOptions
 	cmd := &cobra.Command{
 		Use:   "rollback [REVISION]",
 		Short: "Roll the release back to REVISION (default: the previous one)",
+		Long: `Roll the release romana back to REVISION (default: the previous one), holding the
+release's Lease. A rollback to a revision with another romanaRoot.clusterIP is refused
+(exit 2) unless --recreate-root-service is given: a Service's clusterIP is immutable,
+and Helm alone would point the agents at the old address and then fail on the Service.
+A release left pending-* is refused: 'romanactl recover' ends it.`,
+		Example: `  romanactl rollback
+  romanactl rollback 3 --recreate-root-service`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return &usageError{fmt.Errorf("rollback takes at most one REVISION, got %q", args)}
@@ -71,32 +78,83 @@ func newRollbackCmd(o *rootOptions) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rev := 0
 			if len(args) == 1 {
 				n, err := strconv.Atoi(args[0])
 				if err != nil || n < 1 {
 					return values.Inputf("REVISION %q: must be a positive revision number (see `romanactl history`)", args[0])
 				}
-				rev = n
+				ro.Revision = n
 			}
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
-			if err := c.Rollback(cmd.Context(), rev, wait, timeout); err != nil {
-				return err
-			}
-			rels, err := c.History()
+			rel, err := c.Rollback(cmd.Context(), ro)
 			if err != nil {
 				return err
 			}
-			last := rels[len(rels)-1]
-			fmt.Fprintf(o.out, "Rolled back: revision %d (%s) is now deployed.\n", last.Version, last.Info.Description)
+			fmt.Fprintf(o.out, "Rolled back: revision %d (%s) is now %s.\n", rel.Version, rel.Info.Description, rel.Info.Status)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", true, "wait until Romana is ready")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	cmd.Flags().BoolVar(&ro.Wait, "wait", true, "wait until Romana is ready")
+	cmd.Flags().DurationVar(&ro.Timeout, "timeout", 5*time.Minute, "how long to wait")
+	cmd.Flags().BoolVar(&ro.RecreateRootService, "recreate-root-service", false, "allow a rollback to a revision with another romanaRoot.clusterIP by deleting and recreating romana-root within it")
+	return cmd
+}
+
+func newRecoverCmd(o *rootOptions) *cobra.Command {
+	var ro install.RecoverOptions
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "End a release left pending-install, pending-upgrade or pending-rollback by a killed command",
+		Long: `A release whose newest revision is pending-* blocks every later install, upgrade and
+rollback, in romanactl and in the helm CLI. It happens when a command is killed
+(SIGKILL, a lost machine) or the API server goes away while it writes. recover ends it:
+
+  pending-install                   uninstall the half-made release; the datastore
+                                    password Secret is kept
+  pending-upgrade, pending-rollback mark that revision failed, roll back to the last
+                                    deployed revision (recreating romana-root if its
+                                    clusterIP differs), and wait
+
+It prints its plan first; --dry-run prints only the plan. It holds the release's Lease,
+so it refuses (exit 1) while another command's Lease is live. A release that is not
+pending is left alone (exit 0).`,
+		Example: `  romanactl recover --dry-run
+  romanactl recover --timeout=2m`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			plan, rel, err := c.Recover(cmd.Context(), ro)
+			if plan != nil && (ro.DryRun || plan.Action == install.RecoverNothing) {
+				fmt.Fprintln(o.out, "Plan:")
+				for _, s := range plan.Steps {
+					fmt.Fprintf(o.out, "  - %s\n", s)
+				}
+				if ro.DryRun && plan.Action != install.RecoverNothing {
+					fmt.Fprintln(o.out, "Dry run: nothing was changed.")
+				}
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case ro.DryRun || plan.Action == install.RecoverNothing:
+			case plan.Action == install.RecoverUninstall:
+				fmt.Fprintf(o.out, "Recovered: the half-made release was uninstalled; Secret %s was kept. Run `romanactl install` again.\n", install.PasswordSecret)
+			default:
+				fmt.Fprintf(o.out, "Recovered: revision %d failed; revision %d (a copy of revision %d) is now %s.\n", plan.Revision, rel.Version, plan.Target, rel.Info.Status)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&ro.DryRun, "dry-run", false, "print the plan only; change nothing")
+	cmd.Flags().BoolVar(&ro.Wait, "wait", true, "wait until Romana is ready (or every object is gone)")
+	cmd.Flags().DurationVar(&ro.Timeout, "timeout", 5*time.Minute, "how long to wait")
 	return cmd
 }
 
@@ -107,12 +165,12 @@ func newUninstallCmd(o *rootOptions) *cobra.Command {
 		Use:   "uninstall",
 		Short: "Remove the release and everything in it, except the kept datastore password Secret",
 		Args:  noArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
-			res, err := c.Uninstall(wait, timeout)
+			res, err := c.Uninstall(cmd.Context(), wait, timeout)
 			if err != nil {
 				return err
 			}

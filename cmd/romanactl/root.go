@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
@@ -35,6 +36,8 @@ type rootOptions struct {
 	kube *genericclioptions.ConfigFlags
 	// chart is loaded once, on first use.
 	chart *chart.Chart
+	// args are the command line, recorded in the release's Lease.
+	args []string
 }
 
 func (o *rootOptions) loadChart() (*chart.Chart, error) {
@@ -68,12 +71,19 @@ cluster's network before it touches anything.
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			o.args = commandLine(cmd, args)
+		},
 	}
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &values.InputError{Err: fmt.Errorf("%w\nSee '%s --help'", err, c.CommandPath())}
 	})
+	// client-go waits for ever on an API server that accepts connections and never
+	// answers; no single request of romanactl's needs more than this.
+	timeout := "30s"
+	o.kube.Timeout = &timeout
 	o.kube.AddFlags(cmd.PersistentFlags())
 
 	cmd.AddCommand(
@@ -83,6 +93,7 @@ cluster's network before it touches anything.
 		newStatusCmd(o),
 		newHistoryCmd(o),
 		newRollbackCmd(o),
+		newRecoverCmd(o),
 		newUninstallCmd(o),
 		newCheckCmd(o),
 		newTemplateCmd(o),
@@ -128,3 +139,28 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// commandLine is the command as a Lease records it: the subcommand and the flags given,
+// without the kubeconfig flags (credentials and local paths say nothing to others).
+func commandLine(cmd *cobra.Command, args []string) []string {
+	out := strings.Fields(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()))
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if kubeFlags[f.Name] {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				out = append(out, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		out = append(out, "--"+f.Name+"="+f.Value.String())
+	})
+	return append(out, args...)
+}
+
+// kubeFlags are cli-runtime's connection flags.
+var kubeFlags = map[string]bool{"kubeconfig": true, "context": true, "cluster": true, "user": true, "token": true,
+	"as": true, "as-group": true, "as-uid": true, "client-certificate": true, "client-key": true, "certificate-authority": true,
+	"insecure-skip-tls-verify": true, "server": true, "tls-server-name": true, "request-timeout": true, "cache-dir": true,
+	"disable-compression": true, "namespace": true, "username": true, "password": true}

@@ -47,6 +47,15 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", d.Name, d.Ready, d.Desired, role(d, "control-plane"), role(d, "worker"), h)
 				}
 				_ = tw.Flush()
+				for _, w := range st.Wiring {
+					fmt.Fprintf(o.out, "✗ wiring: %s\n", w)
+				}
+				if st.LockedBy != "" && st.Hint == "" {
+					fmt.Fprintf(o.out, "Locked by %s.\n", st.LockedBy)
+				}
+				if st.Hint != "" {
+					fmt.Fprintf(o.out, "Release is %s: %s.\n", st.State, st.Hint)
+				}
 				if st.Healthy {
 					fmt.Fprintln(o.out, "Romana is healthy.")
 				}

@@ -36,7 +36,7 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 			uo := install.UpgradeOptions{Chart: cr.chart, Values: cr.opts, ResetValues: reset, Env: cr.env, EnvReason: cr.reason,
 				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip}
 			if cf.pinDigests {
-				res, err := cr.client.UpgradeResolved(uo)
+				res, err := cr.client.UpgradeResolved(ctx, uo)
 				if err != nil {
 					return err
 				}

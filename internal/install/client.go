@@ -22,6 +22,9 @@ type Client struct {
 	Namespace string
 	// Progress receives progress lines (checks, wait). It is never nil.
 	Progress io.Writer
+	// Command is what the release's Lease records this process runs, e.g.
+	// "upgrade --tag=v0.9.3".
+	Command string
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).

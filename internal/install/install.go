@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/resource"
 
+	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -53,13 +54,22 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	if err := CheckSkips(o.Skip); err != nil {
 		return nil, err
 	}
-	if last, err := c.Cfg.Releases.Last(ReleaseName); err == nil {
+	last, err := c.lastOrNone()
+	if err != nil {
+		return nil, err
+	}
+	if last != nil {
+		if last.Info.Status == release.StatusPendingInstall {
+			return nil, c.pendingError(ctx, last)
+		}
 		return nil, values.Inputf("release %s already exists in %s (revision %d, %s): use `romanactl upgrade` to change it",
 			ReleaseName, c.Namespace, last.Version, last.Info.Status)
-	} else if !errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, fmt.Errorf("read release history: %w", err)
 	}
-	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, o.Skip)
+	// Read before anything is written: an error here stops the command.
+	if _, err := c.secretExists(ctx); err != nil {
+		return nil, err
+	}
+	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, o.Skip, "")
 	if err != nil {
 		return nil, err
 	}
@@ -90,53 +100,108 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 		res.Release, res.Manifest = rel, MaskSecrets(rel.Manifest)
 		return res, nil
 	}
+	err = c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+		// Another install may have finished between the checks above and the Lease.
+		if now, err := c.lastOrNone(); err != nil {
+			return err
+		} else if now != nil {
+			return c.changedUnder(ctx, "no release", now)
+		}
+		secretExisted, err := c.secretExists(ctx)
+		if err != nil {
+			return err
+		}
+		rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
+		if err != nil && !c.wroteRevision(rel, 1) {
+			// Nothing of ours was stored (a helm CLI got there first, or the API server
+			// refused the record): there is nothing to undo, and undoing would remove
+			// someone else's release.
+			if helmPending(err) {
+				return fmt.Errorf("install refused: %w (a helm CLI is installing romana at the same time); nothing was written by this command", err)
+			}
+			return fmt.Errorf("install failed before anything was stored: %w", classify(err))
+		}
+		if err == nil && o.Wait {
+			err = c.waitFor(ctx, "installed", rel, o.Timeout)
+		}
+		if err == nil {
+			res.Release = rel
+			return nil
+		}
+		err = classify(err)
+		if rerr := c.reachable(ctx); rerr != nil {
+			return fmt.Errorf("install failed: %w; the API server does not answer now (%v), so nothing was undone. "+
+				"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else `romanactl uninstall`", err, rerr)
+		}
+		if !o.Atomic {
+			c.markFailed(rel, err)
+			return fmt.Errorf("install failed, release left as failed (uninstall with `romanactl uninstall`): %w", err)
+		}
+		return c.undoInstall(ctx, err, secretExisted)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
-	secretExisted := c.secretExists(ctx)
-	rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
-	if err == nil && o.Wait {
-		err = c.waitFor(ctx, "installed", rel, o.Timeout)
-	}
-	if err == nil {
-		res.Release = rel
-		return res, nil
-	}
-	err = classify(err)
-	if !o.Atomic {
-		c.markFailed(rel, err)
-		return nil, fmt.Errorf("install failed, release left as failed (uninstall with `romanactl uninstall`): %w", err)
-	}
+// undoInstall is --atomic's clean-up of a failed install. The password Secret stays
+// when it existed before, and when any romana-services pod may have started with it:
+// MySQL initialises the host's data directory with the password it first sees, and a
+// later install must find the same one.
+func (c *Client) undoInstall(ctx context.Context, cause error, secretExisted bool) error {
 	// A cancelled ctx (SIGINT/SIGTERM) must not stop the clean-up.
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
+	podsSeen := c.servicesPodsSeen(cleanCtx)
 	un := action.NewUninstall(c.Cfg)
 	un.Wait = true
 	un.Timeout = time.Minute
 	if _, uerr := un.Run(ReleaseName); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) {
-		return nil, fmt.Errorf("install failed: %w; --atomic clean-up failed too: %v", err, uerr)
+		return fmt.Errorf("install failed: %w; --atomic clean-up failed too: %v (`romanactl recover` ends it)", cause, uerr)
 	}
+	kept := "the password Secret was kept (it existed before this install)"
 	if !secretExisted {
-		// This install made the password Secret; nothing is on the host yet that needs it.
-		_ = c.Kube.CoreV1().Secrets(c.Namespace).Delete(cleanCtx, "romana-datastore", metav1.DeleteOptions{})
+		if podsSeen || c.servicesPodsSeen(cleanCtx) {
+			kept = fmt.Sprintf("Secret %s was kept: a romana-services pod may have initialised the datastore with it", PasswordSecret)
+		} else {
+			// This install made the password Secret and no datastore can have used it.
+			_ = c.Kube.CoreV1().Secrets(c.Namespace).Delete(cleanCtx, PasswordSecret, metav1.DeleteOptions{})
+			kept = "nothing is left"
+		}
 	}
-	return nil, fmt.Errorf("install failed: %w; --atomic: the release and what it created were removed", err)
+	return fmt.Errorf("install failed: %w; --atomic: the release and what it created were removed; %s", cause, kept)
 }
 
-func (c *Client) secretExists(ctx context.Context) bool {
-	_, err := c.Kube.CoreV1().Secrets(c.Namespace).Get(ctx, "romana-datastore", metav1.GetOptions{})
-	return err == nil
-}
-
-// markFailed records a failed wait on a release Helm stored as deployed, so `helm list`
-// and `romanactl status` tell the truth.
+// markFailed records a failure on a revision Helm stored as deployed (a failed wait),
+// or left pending (it could not record the failure itself), so `helm list` and
+// `romanactl status` tell the truth.
 func (c *Client) markFailed(rel *release.Release, cause error) {
-	if rel == nil || rel.Info == nil || rel.Info.Status != release.StatusDeployed {
+	if rel == nil || rel.Info == nil {
 		return
 	}
-	rel.SetStatus(release.StatusFailed, "romanactl: "+cause.Error())
-	_ = c.Cfg.Releases.Update(rel)
+	// Judge by the stored record: Helm's in-memory copy may say failed when storing
+	// that failed.
+	stored, err := c.Cfg.Releases.Get(rel.Name, rel.Version)
+	if err != nil || (stored.Info.Status != release.StatusDeployed && !stored.Info.Status.IsPending()) {
+		return
+	}
+	stored.SetStatus(release.StatusFailed, "romanactl: "+cause.Error())
+	if c.Cfg.Releases.Update(stored) == nil {
+		rel.Info = stored.Info
+	}
 }
 
-func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, skip []string) (*Report, error) {
+// preflight runs the checks and writes the report. manifest is the release the
+// command would apply ("": render it here, client-side).
+func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, skip []string, manifest string) (*Report, error) {
+	if manifest == "" {
+		r, err := Render(ch, res.Supplied, RenderOptions{Namespace: c.Namespace, Validated: true})
+		if err != nil {
+			return nil, err
+		}
+		manifest = r.Manifest
+	}
 	if env == "" {
 		// An upgrade without --env keeps the environment of the stored values.
 		env, _ = lookupString(res.Effective, "environment")
@@ -144,7 +209,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 	}
 	report, err := Preflight(ctx, c.Kube, PreflightInput{
 		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
-		KubeVersion: ch.Metadata.KubeVersion, Skip: skip,
+		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest,
 	})
 	if err != nil {
 		return nil, err

@@ -96,7 +96,7 @@ func (e *PreflightError) Unwrap() error {
 var WarnChecks = []string{"agent-cluster-ip-cidr", "agent-coverage", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // AllChecks names every check, for messages.
-var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free", "ownership",
+var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free", "ownership", "pod-admission",
 	"address-plan", "placement", "agent-coverage", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // CheckSkips validates --skip-check names: unknown names and ✗-kind checks are refused.
@@ -124,6 +124,9 @@ type PreflightInput struct {
 	KubeVersion string
 	// Skip are the ‼ checks the user acknowledged (--skip-check).
 	Skip []string
+	// Manifest is the rendered release; its DaemonSets' pod templates are sent to the
+	// API server as Pods with a server-side dry run (pod-admission). Empty skips it.
+	Manifest string
 }
 
 // Preflight runs every check against the live cluster. It only reads (and makes
@@ -182,6 +185,9 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 
 	add(clusterIPFree(ctx, cs, in.Namespace, clusterIP))
 	add(ownership(ctx, cs, in.Namespace))
+	if in.Manifest != "" {
+		add(podAdmission(ctx, cs, in.Namespace, in.Manifest))
+	}
 
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -321,21 +327,33 @@ func ownership(ctx context.Context, cs kubernetes.Interface, ns string) Check {
 			return cs.RbacV1().ClusterRoleBindings().Get(ctx, "romana-services", metav1.GetOptions{})
 		}},
 	}
-	var foreign []string
+	var foreign, owned []string
 	for _, o := range objs {
 		m, err := o.get()
 		if err != nil {
 			continue // absent (or unreadable: the permissions check says so)
 		}
 		a := m.GetAnnotations()
-		if a["meta.helm.sh/release-name"] != ReleaseName || a["meta.helm.sh/release-namespace"] != ns {
+		relName, relNS := a["meta.helm.sh/release-name"], a["meta.helm.sh/release-namespace"]
+		switch {
+		case relName == ReleaseName && relNS == ns:
+		case relName != "":
+			owned = append(owned, fmt.Sprintf("%s belongs to Helm release %s in %s", o.kind, relName, relNS))
+		default:
 			foreign = append(foreign, o.kind)
 		}
 	}
+	var msgs []string
+	if len(owned) > 0 {
+		msgs = append(msgs, strings.Join(owned, "; "))
+	}
 	if len(foreign) > 0 {
+		msgs = append(msgs, fmt.Sprintf("%s already exist(s) and belong(s) to no Helm release (an earlier kubectl apply of the 2016 manifests?)", strings.Join(foreign, ", ")))
+	}
+	if len(msgs) > 0 {
 		return Check{Name: "ownership", Severity: Fail,
-			Message: fmt.Sprintf("%s already exist(s) and belong(s) to no release %s in %s (an earlier kubectl apply of the 2016 manifests?)", strings.Join(foreign, ", "), ReleaseName, ns),
-			Fix:     "delete them first (kubectl delete ...), or run romanactl in the namespace of the release that owns them"}
+			Message: strings.Join(msgs, "; ") + fmt.Sprintf(", not to release %s in %s", ReleaseName, ns),
+			Fix:     "uninstall the release that owns them, or delete the objects (kubectl delete ...), or run romanactl in the namespace of the release that owns them"}
 	}
 	return Check{Name: "ownership", Severity: Pass, Message: "no object the chart creates exists outside the release"}
 }
@@ -459,13 +477,15 @@ func tolerations(v any) []corev1.Toleration {
 }
 
 // permissions asks the API server, with SelfSubjectAccessReviews, whether the user may
-// do everything an install does: every kind the chart creates, every verb, and the
-// Secrets that Helm keeps releases in.
+// do everything an install does: every kind the chart creates, every verb, the
+// Secrets that Helm keeps releases in, and the Lease that romanactl locks with.
 func permissions(ctx context.Context, cs kubernetes.Interface, ns string) Check {
 	type need struct{ group, resource, ns string }
 	needs := []need{
 		{"apps", "daemonsets", ns}, {"", "services", ns}, {"", "secrets", ns}, {"", "serviceaccounts", ns}, {"", "pods", ns},
 		{"rbac.authorization.k8s.io", "clusterroles", ""}, {"rbac.authorization.k8s.io", "clusterrolebindings", ""},
+		// romanactl's own lock (internal/lock).
+		{"coordination.k8s.io", "leases", ns},
 	}
 	verbs := []string{"get", "list", "create", "update", "patch", "delete"}
 	type review struct {
@@ -479,6 +499,9 @@ func permissions(ctx context.Context, cs kubernetes.Interface, ns string) Check 
 		for _, v := range verbs {
 			if n.resource == "pods" && v != "get" && v != "list" && v != "create" && v != "delete" {
 				continue // pods: only the helm test hook and status
+			}
+			if n.resource == "leases" && v != "get" && v != "create" && v != "update" {
+				continue // the lock reads, creates and updates its Lease
 			}
 			reviews = append(reviews, &review{n: n, verb: v})
 		}

@@ -134,7 +134,26 @@ func classify(err error) error {
 	if strings.Contains(msg, "values don't meet the specifications of the schema") || strings.Contains(msg, "romana: ") {
 		return &values.InputError{Err: err}
 	}
+	if unreachable(err) {
+		return fmt.Errorf("the API server is unreachable: %w", err)
+	}
 	return err
+}
+
+// unreachable recognises the errors of an API server that is down, restarting or cut
+// off, so that messages say so rather than show a bare transport error.
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connection reset", "i/o timeout", "EOF", "no route to host",
+		"the server is currently unable to handle the request", "http2: client connection lost", "Client.Timeout exceeded"} {
+		if strings.Contains(msg, s) {
+			return !strings.Contains(msg, "API server is unreachable")
+		}
+	}
+	return false
 }
 
 // OfflineKubeVersion is the Kubernetes version an offline render assumes: the one

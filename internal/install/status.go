@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -44,6 +46,12 @@ type Status struct {
 	Description string            `json:"description"`
 	DaemonSets  []DaemonSetStatus `json:"daemonSets"`
 	Healthy     bool              `json:"healthy"`
+	// Wiring lists what is wrong between romana-root and the pods (empty when sound).
+	Wiring []string `json:"wiring,omitempty"`
+	// LockedBy names the live holder of the release's Lease, if any.
+	LockedBy string `json:"lockedBy,omitempty"`
+	// Hint is the next step for a release that is not deployed.
+	Hint string `json:"hint,omitempty"`
 }
 
 // ErrNotHealthy is returned (with the status) when Romana is not healthy.
@@ -62,6 +70,17 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 	st := &Status{Release: rel.Name, Namespace: rel.Namespace, Revision: rel.Version, State: rel.Info.Status.String(),
 		Chart: rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version, AppVersion: rel.Chart.Metadata.AppVersion,
 		Updated: rel.Info.LastDeployed.Time, Description: rel.Info.Description}
+	if h, err := lock.Current(ctx, c.Kube, c.Namespace, ReleaseName); err == nil && h != nil {
+		st.LockedBy = fmt.Sprintf("%s running `romanactl %s` since %s", h.Identity, h.Command, h.Since.Format(time.RFC3339))
+	}
+	if rel.Info.Status.IsPending() {
+		if st.LockedBy != "" {
+			st.Hint = "an operation is in progress (" + st.LockedBy + ")"
+		} else {
+			st.Hint = "no romanactl holds the release's Lease: a helm CLI is at work, or the command that wrote this revision was killed; " +
+				"if nothing is running, `romanactl recover` ends it (`romanactl recover --dry-run` shows how)"
+		}
+	}
 	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
@@ -116,10 +135,65 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 		st.Healthy = st.Healthy && ds.Healthy
 		st.DaemonSets = append(st.DaemonSets, ds)
 	}
+	st.Wiring = c.wiring(ctx, servicesInRelease(rel.Config))
+	if len(st.Wiring) > 0 {
+		st.Healthy = false
+	}
 	if !st.Healthy {
 		return st, ErrNotHealthy
 	}
 	return st, nil
+}
+
+// wiring checks the live connections the counts do not show: every agent points at
+// romana-root's clusterIP and port, the Service selects the romana-services pods, and
+// it has ready endpoints. Each problem comes with its fix.
+func (c *Client) wiring(ctx context.Context, servicesDS bool) []string {
+	var out []string
+	svc, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{})
+	if err != nil {
+		return []string{fmt.Sprintf("Service romana-root: %v; fix: `romanactl upgrade` recreates it from the release", err)}
+	}
+	port := int32(0)
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "root" || port == 0 {
+			port = p.Port
+		}
+	}
+	want := fmt.Sprintf("--romana-root=http://%s:%d", svc.Spec.ClusterIP, port)
+	if ds, err := c.Kube.AppsV1().DaemonSets(c.Namespace).Get(ctx, "romana-agent", metav1.GetOptions{}); err == nil {
+		for _, ctr := range ds.Spec.Template.Spec.Containers {
+			for _, a := range ctr.Args {
+				if strings.HasPrefix(a, "--romana-root=") && a != want {
+					out = append(out, fmt.Sprintf("romana-agent runs with %s but romana-root is %s:%d; fix: `romanactl upgrade --cluster-ip=%s` (or `romanactl rollback --recreate-root-service`)",
+						a, svc.Spec.ClusterIP, port, svc.Spec.ClusterIP))
+				}
+			}
+		}
+	}
+	if !servicesDS {
+		return out // romana-services is a static Pod outside the release
+	}
+	pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+	if err == nil && len(pods.Items) == 0 {
+		out = append(out, fmt.Sprintf("romana-root's selector %v matches no pod; fix: `romanactl upgrade` restores the chart's selector", svc.Spec.Selector))
+		return out
+	}
+	slices, err := c.Kube.DiscoveryV1().EndpointSlices(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=romana-root"})
+	if err == nil {
+		ready := 0
+		for _, sl := range slices.Items {
+			for _, e := range sl.Endpoints {
+				if e.Conditions.Ready == nil || *e.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		if ready == 0 {
+			out = append(out, "romana-root has no ready endpoint: agents cannot reach romana-services; fix: see `kubectl -n "+c.Namespace+" describe pods -l app=romana-services`")
+		}
+	}
+	return out
 }
 
 func podReady(p *corev1.Pod) bool {
@@ -142,14 +216,23 @@ func (c *Client) History() ([]*release.Release, error) {
 	return rels, err
 }
 
-// Uninstall removes the release and everything in it but the kept password Secret.
-func (c *Client) Uninstall(wait bool, timeout time.Duration) (*release.UninstallReleaseResponse, error) {
-	un := action.NewUninstall(c.Cfg)
-	un.Wait = wait
-	un.Timeout = timeout
-	res, err := un.Run(ReleaseName)
-	if errors.Is(err, driver.ErrReleaseNotFound) {
+// Uninstall removes the release and everything in it but the kept password Secret,
+// holding the Lease.
+func (c *Client) Uninstall(ctx context.Context, wait bool, timeout time.Duration) (*release.UninstallReleaseResponse, error) {
+	if _, err := c.Cfg.Releases.Last(ReleaseName); errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
 	}
+	var res *release.UninstallReleaseResponse
+	err := c.locked(ctx, func(context.Context, *lock.Lock) error {
+		un := action.NewUninstall(c.Cfg)
+		un.Wait = wait
+		un.Timeout = timeout
+		var err error
+		res, err = un.Run(ReleaseName)
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			return values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+		}
+		return err
+	})
 	return res, err
 }

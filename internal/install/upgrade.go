@@ -15,7 +15,9 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
+	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -93,15 +95,15 @@ func withoutDigests(config map[string]any) map[string]any {
 }
 
 // UpgradeResolved returns the values an upgrade with o would deploy, without writing.
-func (c *Client) UpgradeResolved(o UpgradeOptions) (*values.Resolved, error) {
-	last, err := c.lastRelease()
+func (c *Client) UpgradeResolved(ctx context.Context, o UpgradeOptions) (*values.Resolved, error) {
+	last, err := c.lastRelease(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return UpgradeValues(o.Chart, last.Config, o.Values, o.ResetValues)
 }
 
-func (c *Client) lastRelease() (*release.Release, error) {
+func (c *Client) lastRelease(ctx context.Context) (*release.Release, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, values.Inputf("no release %s in %s: use `romanactl install`", ReleaseName, c.Namespace)
@@ -110,7 +112,7 @@ func (c *Client) lastRelease() (*release.Release, error) {
 		return nil, fmt.Errorf("read release history: %w", err)
 	}
 	if last.Info.Status.IsPending() {
-		return nil, fmt.Errorf("release %s is %s: another operation is in progress (or was killed); `romanactl rollback` ends it", ReleaseName, last.Info.Status)
+		return nil, c.pendingError(ctx, last)
 	}
 	return last, nil
 }
@@ -118,7 +120,7 @@ func (c *Client) lastRelease() (*release.Release, error) {
 // plan computes an upgrade with a server-side dry run: validated values, the immutable
 // clusterIP rule, and the manifest it would deploy. It writes nothing.
 func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, error) {
-	last, err := c.lastRelease()
+	last, err := c.lastRelease(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +188,39 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if p.isNoOp() {
 		return &Result{Release: p.last, NoOp: true}, nil
 	}
-	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, o.Skip)
+	if err := checkPasswordKept(p.last.Manifest, p.dry.Manifest); err != nil {
+		return nil, err
+	}
+	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, o.Skip, p.dry.Manifest)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Report: report}
+	err = c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+		rel, err := c.upgradeLocked(ctx, o, p)
+		res.Release = rel
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// upgradeLocked applies a planned upgrade; the caller holds the Lease.
+func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *plannedUpgrade) (*release.Release, error) {
+	// The plan was made from reads before the Lease: if another command wrote a
+	// revision since, this one was planned on a stale release and must not write.
+	now, err := c.lastOrNone()
+	if err != nil {
+		return nil, err
+	}
+	if now == nil || now.Version != p.last.Version || now.Info.Status != p.last.Info.Status {
+		if now != nil && now.Info.Status.IsPending() && now.Version == p.last.Version+1 {
+			return nil, c.pendingError(ctx, now)
+		}
+		return nil, c.changedUnder(ctx, fmt.Sprintf("revision %d (%s)", p.last.Version, p.last.Info.Status), now)
+	}
 	if o.RecreateRootService && p.oldIP != "" && p.oldIP != p.newIP {
 		c.progress("deleting romana-root (%s) to recreate it with %s", p.oldIP, p.newIP)
 		err := c.Kube.CoreV1().Services(c.Namespace).Delete(ctx, "romana-root", metav1.DeleteOptions{})
@@ -199,33 +229,60 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 		}
 	}
 	rel, err := c.newUpgrade(o).RunWithContext(ctx, ReleaseName, o.Chart, p.resolved.Supplied)
+	if err != nil && !c.wroteRevision(rel, p.last.Version+1) {
+		// Nothing of ours was stored, so there is nothing to roll back: rolling back
+		// here would undo another command's revision.
+		if helmPending(err) {
+			return nil, fmt.Errorf("upgrade refused: %w (a helm CLI is changing romana at the same time); nothing was written by this command", err)
+		}
+		return nil, fmt.Errorf("upgrade failed before anything was stored, nothing to roll back: %w", classify(err))
+	}
 	if err == nil && o.Wait {
 		err = c.waitFor(ctx, "upgraded to", rel, o.Timeout)
 	}
 	if err == nil {
-		res.Release = rel
-		return res, nil
+		return rel, nil
 	}
 	err = classify(err)
+	if rerr := c.reachable(ctx); rerr != nil {
+		return nil, fmt.Errorf("upgrade failed: %w; the API server does not answer now (%v), so revision %d was neither marked failed nor rolled back. "+
+			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision",
+			err, rerr, p.last.Version+1, p.last.Version)
+	}
 	// Helm stored the revision as deployed before the wait failed: record the failure
 	// first, so it is never taken for the good revision to return to.
 	c.markFailed(rel, err)
 	if !o.Atomic {
-		return nil, fmt.Errorf("upgrade failed, release left as failed (`romanactl rollback` returns to revision %d): %w", p.last.Version, err)
+		return nil, fmt.Errorf("upgrade failed, release left as failed (`romanactl rollback %d` returns to the last good revision): %w", p.last.Version, err)
 	}
 	target, good, rerr := c.rollbackToGood(ctx, o.Timeout)
 	if rerr != nil {
-		return nil, fmt.Errorf("upgrade failed: %w; --atomic rollback failed too: %v", err, rerr)
+		return nil, fmt.Errorf("upgrade failed: %w; --atomic rollback failed too: %v. When the API server answers again: `romanactl status`, "+
+			"then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision", err, rerr, p.last.Version)
 	}
 	return nil, fmt.Errorf("upgrade failed: %w; --atomic: rolled back, revision %d (a copy of good revision %d) is now deployed", err, good.Version, target)
 }
 
-// rollbackToGood rolls back to the newest revision that was deployed successfully.
-// A cancelled ctx (SIGINT/SIGTERM) must not stop it.
+// rollbackToGood rolls back to the newest revision that was deployed successfully,
+// recreating romana-root when its clusterIP differs: it restores a known-good revision,
+// whose agents point at that revision's address. A cancelled ctx (SIGINT/SIGTERM) must
+// not stop it. The caller holds the Lease.
 func (c *Client) rollbackToGood(ctx context.Context, timeout time.Duration) (int, *release.Release, error) {
-	hist, err := c.Cfg.Releases.History(ReleaseName)
+	target, err := c.lastGood()
 	if err != nil {
 		return 0, nil, err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
+	defer cancel()
+	good, err := c.rollbackLocked(rctx, RollbackOptions{Revision: target, Wait: true, Timeout: timeout, RecreateRootService: true}, true)
+	return target, good, err
+}
+
+// lastGood is the newest revision that was deployed successfully.
+func (c *Client) lastGood() (int, error) {
+	hist, err := c.Cfg.Releases.History(ReleaseName)
+	if err != nil {
+		return 0, err
 	}
 	target := 0
 	for _, r := range hist {
@@ -234,15 +291,9 @@ func (c *Client) rollbackToGood(ctx context.Context, timeout time.Duration) (int
 		}
 	}
 	if target == 0 {
-		return 0, nil, errors.New("no good revision to roll back to")
+		return 0, errors.New("no good revision to roll back to")
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
-	defer cancel()
-	if err := c.Rollback(rctx, target, true, timeout); err != nil {
-		return 0, nil, err
-	}
-	good, err := c.Cfg.Releases.Last(ReleaseName)
-	return target, good, err
+	return target, nil
 }
 
 // Diff returns what an upgrade with the same options would change, per object, as
@@ -255,30 +306,121 @@ func (c *Client) Diff(ctx context.Context, o UpgradeOptions) ([]ObjectDiff, erro
 	return DiffManifests(p.last.Manifest, p.dry.Manifest), nil
 }
 
-// Rollback rolls the release back to revision (0: the previous one) and, when wait is
-// set, waits for Romana.
-func (c *Client) Rollback(ctx context.Context, revision int, wait bool, timeout time.Duration) error {
-	if _, err := c.Cfg.Releases.Last(ReleaseName); errors.Is(err, driver.ErrReleaseNotFound) {
-		return values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+// RollbackOptions tune Rollback.
+type RollbackOptions struct {
+	// Revision to return to; 0 is the previous one.
+	Revision int
+	Wait     bool
+	Timeout  time.Duration
+	// RecreateRootService allows a rollback to a revision with another
+	// romanaRoot.clusterIP: romana-root is deleted and created again within it.
+	RecreateRootService bool
+}
+
+// Rollback rolls the release back, holding the Lease, and returns the new revision.
+func (c *Client) Rollback(ctx context.Context, o RollbackOptions) (*release.Release, error) {
+	var rel *release.Release
+	err := c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+		var err error
+		rel, err = c.rollbackLocked(ctx, o, false)
+		return err
+	})
+	return rel, err
+}
+
+// rollbackLocked rolls back; the caller holds the Lease. A pending newest record is
+// refused unless recovering, which is the one path meant to end it.
+func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recovering bool) (*release.Release, error) {
+	last, err := c.Cfg.Releases.Last(ReleaseName)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read release history: %w", err)
+	}
+	if last.Info.Status.IsPending() && !recovering {
+		return nil, c.pendingError(ctx, last)
+	}
+	version := o.Revision
+	if version == 0 {
+		version = last.Version - 1
+	}
+	target, err := c.Cfg.Releases.Get(ReleaseName, version)
+	if err != nil {
+		return nil, values.Inputf("rollback: release %s has no revision %d (see `romanactl history`)", ReleaseName, version)
+	}
+	// The clusterIP rule of upgrade holds here too: Helm would roll the agents back to
+	// the old address and then fail on the immutable Service, leaving them pointing at
+	// an address where no root Service exists.
+	if err := c.rootServiceFor(ctx, target, o.RecreateRootService, "rollback"); err != nil {
+		return nil, err
 	}
 	rb := action.NewRollback(c.Cfg)
-	rb.Version = revision
+	rb.Version = version
 	rb.MaxHistory = MaxHistory
 	rb.Wait = false
 	if err := rb.Run(ReleaseName); err != nil {
-		if errors.Is(err, driver.ErrReleaseNotFound) || errors.Is(err, driver.ErrNoDeployedReleases) {
-			return values.Inputf("rollback: %v", err)
-		}
-		return fmt.Errorf("rollback: %w", err)
-	}
-	if !wait {
-		return nil
+		return nil, fmt.Errorf("rollback: %w", classify(err))
 	}
 	rel, err := c.Cfg.Releases.Last(ReleaseName)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.waitFor(ctx, "rolled back:", rel, timeout)
+	if o.Wait {
+		if err := c.waitFor(ctx, "rolled back:", rel, o.Timeout); err != nil {
+			c.markFailed(rel, err)
+			return rel, err
+		}
+	}
+	return rel, nil
+}
+
+// rootServiceFor makes romana-root ready for target's manifest: when target's clusterIP
+// differs from the live one, refuse (exit 2), or with recreate delete the Service so
+// that the operation creates it again with target's address.
+func (c *Client) rootServiceFor(ctx context.Context, target *release.Release, recreate bool, op string) error {
+	want := manifestClusterIP(target.Manifest)
+	svc, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read romana-root: %w", err)
+	}
+	have := svc.Spec.ClusterIP
+	if want == "" || have == want {
+		return nil
+	}
+	if !recreate {
+		return values.Inputf("%s to revision %d would change romanaRoot.clusterIP from %s to %s, but a Service's clusterIP is immutable; "+
+			"pass --recreate-root-service to delete and recreate romana-root within the %s (agents lose root until they restart with the address)",
+			op, target.Version, have, want, op)
+	}
+	c.progress("deleting romana-root (%s) to recreate it with %s (revision %d)", have, want, target.Version)
+	if err := c.Kube.CoreV1().Services(c.Namespace).Delete(ctx, "romana-root", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete romana-root: %w", err)
+	}
+	return nil
+}
+
+// manifestClusterIP is romana-root's clusterIP in a rendered manifest.
+func manifestClusterIP(manifest string) string {
+	for _, doc := range strings.Split(manifest, "\n---") {
+		if !strings.Contains(doc, "kind: Service") || !strings.Contains(doc, "romana-root") {
+			continue
+		}
+		var obj struct {
+			Kind     string
+			Metadata struct{ Name string }
+			Spec     struct {
+				ClusterIP string `json:"clusterIP"`
+			}
+		}
+		if yaml.Unmarshal([]byte(doc), &obj) == nil && obj.Kind == "Service" && obj.Metadata.Name == "romana-root" {
+			return obj.Spec.ClusterIP
+		}
+	}
+	return ""
 }
 
 func lookupString(vals map[string]any, key string) (string, bool) {

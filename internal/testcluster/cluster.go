@@ -64,8 +64,11 @@ type Cluster struct {
 
 	env   *envtest.Environment
 	procs []*exec.Cmd
-	log   io.Writer
-	once  sync.Once
+	// apiserver is kube-apiserver once StopAPIServer's restart started it again
+	// (envtest's own process is gone then).
+	apiserver *exec.Cmd
+	log       io.Writer
+	once      sync.Once
 }
 
 // Start brings up etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok,
@@ -118,6 +121,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.Config = admin.Config()
+	// client-go's default 5 requests/s throttles tests that poll (a wait, a watch of
+	// the release) into false timeouts; kubectl allows 50.
+	c.Config.QPS, c.Config.Burst = 50, 100
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return nil, err
 	}
@@ -267,6 +273,16 @@ func (c *Cluster) Stop() error {
 			case <-time.After(10 * time.Second):
 				_ = p.Process.Kill()
 				<-done
+			}
+		}
+		if c.apiserver != nil {
+			_ = c.apiserver.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = c.apiserver.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = c.apiserver.Process.Kill()
 			}
 		}
 		if err := c.env.Stop(); err != nil {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/romana/romanactl/internal/install"
+)
+
+// Failures that explain themselves, on the real control plane: Pod Security refusals
+// before any write, the wait's reasons, status's wiring checks, and ownership naming
+// the release that owns an object.
+
+func TestClusterPodSecurityRefusedBeforeAnyWrite(t *testing.T) {
+	cluster(t)
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "romana-restricted",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	if _, err := shared.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = shared.Client.CoreV1().Namespaces().Delete(ctx, "romana-restricted", metav1.DeleteOptions{})
+	}()
+	r := rc(t, "check", "--pre", "-n", "romana-restricted")
+	if r.code != 2 || !strings.Contains(r.stdout, "✗ pod-admission") || !strings.Contains(r.stdout, "violates PodSecurity \"restricted:latest\"") ||
+		!strings.Contains(r.stdout, "pod-security.kubernetes.io/enforce=privileged") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = rc(t, "install", "-n", "romana-restricted")
+	if r.code != 2 || !strings.Contains(r.stderr, "pod-admission") {
+		t.Fatalf("install into a restricted namespace: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	l, err := shared.Client.CoreV1().Secrets("romana-restricted").List(ctx, metav1.ListOptions{})
+	if err != nil || len(l.Items) != 0 {
+		t.Fatalf("a refused install wrote Secrets: %v %d", err, len(l.Items))
+	}
+	if _, err := shared.Client.AppsV1().DaemonSets("romana-restricted").Get(ctx, "romana-agent", metav1.GetOptions{}); err == nil {
+		t.Fatal("a refused install created the agent DaemonSet")
+	}
+	// kube-system is privileged: the same check passes there.
+	r = mustOK(t, rc(t, "check", "--pre"))
+	if !strings.Contains(r.stdout, "✓ pod-admission") {
+		t.Errorf("pod-admission in kube-system:\n%s", r.stdout)
+	}
+}
+
+func TestClusterWaitNamesFailedCreate(t *testing.T) {
+	cluster(t)
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "romana-psa"}}
+	if _, err := shared.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = rc(t, "uninstall", "-n", "romana-psa", "--timeout=60s")
+		_ = shared.Client.CoreV1().Namespaces().Delete(ctx, "romana-psa", metav1.DeleteOptions{})
+	}()
+	mustOK(t, rc(t, "install", "-n", "romana-psa", "--cluster-ip=10.96.55.55"))
+	// The namespace turns restricted after the install (a policy rolled out later):
+	// replacement pods are refused, which only the DaemonSet's events say.
+	patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)
+	if _, err := shared.Client.CoreV1().Namespaces().Patch(ctx, "romana-psa", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Client.CoreV1().Pods("romana-psa").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)},
+		metav1.ListOptions{LabelSelector: "app=romana-agent"}); err != nil {
+		t.Fatal(err)
+	}
+	err := install.Wait(ctx, shared.Client, install.WaitOptions{Namespace: "romana-psa", Timeout: 6 * time.Second, Services: true}, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "romana-agent cannot create pods (FailedCreate") || !strings.Contains(err.Error(), "violates PodSecurity") {
+		t.Fatalf("wait: %v", err)
+	}
+}
+
+func TestClusterStatusChecksWiring(t *testing.T) {
+	cluster(t)
+	ctx := context.Background()
+	mustOK(t, rc(t, "install"))
+	r := mustOK(t, rc(t, "status"))
+	if strings.Contains(r.stdout, "wiring") {
+		t.Fatalf("a sound install reported wiring problems:\n%s", r.stdout)
+	}
+	// An agent pointing elsewhere (someone's kubectl edit).
+	agent := ds(t, "romana-agent")
+	args := agent.Spec.Template.Spec.Containers[0].Args
+	for i, a := range args {
+		if strings.HasPrefix(a, "--romana-root=") {
+			args[i] = "--romana-root=http://10.96.1.1:9600"
+		}
+	}
+	agent.Spec.Template.Spec.Containers[0].Args = args
+	if _, err := shared.Client.AppsV1().DaemonSets("kube-system").Update(ctx, agent, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = rc(t, "status")
+	if r.code != 1 || !strings.Contains(r.stdout, "✗ wiring: romana-agent runs with --romana-root=http://10.96.1.1:9600 but romana-root is 10.99.99.99:9600") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustOK(t, rc(t, "upgrade", "--tag=v0.9.3")) // puts the chart's args back
+	// A selector that matches nothing.
+	patch := []byte(`{"spec":{"selector":{"app":"nothing"}}}`)
+	if _, err := shared.Client.CoreV1().Services("kube-system").Patch(ctx, "romana-root", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = rc(t, "status")
+	if r.code != 1 || !strings.Contains(r.stdout, "romana-root's selector map[app:nothing] matches no pod") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestClusterOwnershipNamesTheRelease(t *testing.T) {
+	cluster(t)
+	ctx := context.Background()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "romana-root", Namespace: "kube-system",
+		Annotations: map[string]string{"meta.helm.sh/release-name": "network", "meta.helm.sh/release-namespace": "kube-system"}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 9600}}}}
+	if _, err := shared.Client.CoreV1().Services("kube-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = shared.Client.CoreV1().Services("kube-system").Delete(ctx, "romana-root", metav1.DeleteOptions{})
+	}()
+	r := rc(t, "check", "--pre")
+	if r.code != 2 || !strings.Contains(r.stdout, "Service kube-system/romana-root belongs to Helm release network in kube-system") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
