@@ -19,7 +19,7 @@ took=$(( $(date +%s) - start ))
   echo "| fault | setup | outcome |"
   echo "|---|---|---|"
   cat "$out"
-  grep -E '10 (installs|upgrades):' "$out.log" | sed -E 's/^ *faults_test.go:[0-9]+: (10 [a-z]+): (.*)$/| concurrent \1 | 10 processes at once (upgrades: the winner'"'"'s DaemonSet update held 3 s by the proxy) | \2, 0 rollbacks |/'
+  grep -E '10 (installs|upgrades):' "$out.log" | sed -E 's/^ *faults_test.go:[0-9]+: (10 [a-z]+): (.*)$/| concurrent \1 | 10 romanactl processes started at once (for upgrades the proxy holds the winner'"'"'s DaemonSet update 3 s) | \2; exactly one new revision, 0 rollbacks |/'
   grep -E 'upgrade with 2 s per request' "$out.log" | sed -E 's/^ *faults_test.go:[0-9]+: (.*)$/| slow API | every request delayed 2 s by the proxy, --timeout=60s | \1 |/'
   echo
   echo "Every test also asserts: the release ends \`deployed\`, \`helm list\` agrees, no \`pending-*\` record is left, the live DaemonSets run the deployed revision's images, and the datastore password is unchanged."

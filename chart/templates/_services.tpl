@@ -26,6 +26,11 @@ containers:
   - name: romana-datastore
     image: {{ include "romana.image" $v.datastore.image | quote }}
     imagePullPolicy: {{ $v.image.pullPolicy }}
+    # hostNetwork puts mysqld on the node's addresses; run-romana-services reaches it at
+    # 127.0.0.1 and nothing else needs it. The mysql image hands args that start with
+    # "-" to mysqld.
+    args:
+      - --bind-address=127.0.0.1
     env:
       {{- include "romana.services.passwordEnv" . | nindent 6 }}
     {{- with $v.datastore.resources }}
@@ -43,6 +48,22 @@ containers:
   - name: romana-services
     image: {{ include "romana.romanaImage" (dict "root" .root "name" "services") | quote }}
     imagePullPolicy: {{ $v.image.pullPolicy }}
+    {{- if .static }}
+    # run-romana-services reads the password only from $MYSQL_ROOT_PASSWORD, and the
+    # kubelet cannot give a static Pod a Secret: read the host file, export it, and hand
+    # over to the image's own entrypoint with the same args. The password stays out of
+    # the Pod spec and of every argv (read is a shell builtin: no cat, no $(...), which
+    # the kubelet would also try to expand as a variable reference).
+    command:
+      - /bin/sh
+      - -c
+      - >-
+        IFS= read -r MYSQL_ROOT_PASSWORD < "$MYSQL_ROOT_PASSWORD_FILE" || [ -n "$MYSQL_ROOT_PASSWORD" ] ||
+        { echo "romana-services: cannot read the datastore password from $MYSQL_ROOT_PASSWORD_FILE" >&2; exit 1; };
+        export MYSQL_ROOT_PASSWORD;
+        exec /usr/local/bin/run-romana-services "$@"
+      - run-romana-services
+    {{- end }}
     args:
       - --cidr={{ $v.services.cidr }}
       - --api-server={{ $v.services.apiServer }}
@@ -52,7 +73,12 @@ containers:
       {{- else }}
       - --ip-address=$(HOST_IP)
       {{- end }}
+      {{- /* run-romana-services v0.9.3.5 parses no --nodes (it exits with "Unknown
+      option") and plans for its default, 256: pass it only when asked for another
+      number, so that the default works with the real image. */}}
+      {{- if ne (int64 $v.services.nodes) 256 }}
       - --nodes={{ $v.services.nodes }}
+      {{- end }}
       - --namespaces={{ $v.services.namespaces }}
       - --segments={{ $v.services.segments }}
     env:

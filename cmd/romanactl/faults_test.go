@@ -220,6 +220,7 @@ func TestClusterFaultProxy(t *testing.T) {
 		if got := romanaObjects(t); len(got) > 0 {
 			t.Fatalf("left %v", got)
 		}
+		chaosFigure("500 on the password Secret read | `install`, the proxy answers 500 to GET secrets/romana-datastore | exit 1 before any write; 0 writes reached the API server; nothing left")
 	})
 
 	t.Run("a cut connection during the apply leaves a state recover ends", func(t *testing.T) {
@@ -265,6 +266,7 @@ func TestClusterFaultProxy(t *testing.T) {
 		assertSettled(t, pw)
 		mustOK(t, rc(t, "upgrade", "--tag=v0.9.3"))
 		assertSettled(t, pw)
+		chaosFigure("connection cut during the apply | `upgrade --atomic=false`; the DaemonSet PATCH is cut and Helm's failure record refused (503) | revision 2 left pending-upgrade; status and upgrade point at recover; `recover` made revision 3 (a copy of 1) deployed; the next upgrade worked")
 	})
 
 	t.Run("a slow API finishes within the timeout or says why", func(t *testing.T) {
@@ -409,6 +411,7 @@ func TestClusterRomanactlAndHelmAtOnce(t *testing.T) {
 	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != "quay.io/romana/agent:v0.9.2" {
 		t.Errorf("helm's upgrade should have won: %s", img)
 	}
+	chaosFigure("romanactl and the helm CLI at once | each upgrade in turn held 4 s mid-apply by the proxy while the other runs | the second writer was refused both ways (helm by its pending check, romanactl naming the helm CLI); nothing left pending")
 }
 
 // waitPending waits until the newest revision is pending-upgrade.
