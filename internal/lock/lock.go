@@ -42,6 +42,10 @@ const (
 	annHost    = "romanactl.romana.io/host"
 	annPID     = "romanactl.romana.io/pid"
 	annUser    = "romanactl.romana.io/user"
+	// annStart is the holder's process start time (clock ticks since boot, from
+	// /proc/PID/stat): a pid the kernel reused for another process does not count as
+	// the holder being alive.
+	annStart = "romanactl.romana.io/pid-start"
 	// annLast* record who held the Lease last, after it is released: a command that
 	// planned on an older revision can then say who changed the release under it.
 	annLastHolder  = "romanactl.romana.io/last-holder"
@@ -89,9 +93,10 @@ type Options struct {
 	Command    string
 	Duration   time.Duration
 	RenewEvery time.Duration
-	// Now and Alive are for tests: the clock, and whether a pid on this host runs.
+	// Now and Alive are for tests: the clock, and whether the process pid, started at
+	// start ("" when unknown), still runs on this host.
 	Now   func() time.Time
-	Alive func(pid int) bool
+	Alive func(pid int, start string) bool
 	Host  string
 	PID   int
 	User  string
@@ -203,7 +208,7 @@ func (l *Lock) liveHolder(cur *coordv1.Lease, now time.Time) (Holder, bool) {
 	if !now.Before(h.Expires) {
 		return h, false // expired: its holder stopped renewing
 	}
-	if h.Host == l.o.Host && h.PID > 0 && !l.o.Alive(h.PID) {
+	if h.Host == l.o.Host && h.PID > 0 && !l.o.Alive(h.PID, cur.Annotations[annStart]) {
 		return h, false // its process on this host is gone
 	}
 	return h, true
@@ -282,6 +287,11 @@ func (l *Lock) desired(cur *coordv1.Lease, now time.Time) *coordv1.Lease {
 	lease.Annotations[annHost] = l.o.Host
 	lease.Annotations[annPID] = strconv.Itoa(l.o.PID)
 	lease.Annotations[annUser] = l.o.User
+	if st := processStart(l.o.PID); st != "" {
+		lease.Annotations[annStart] = st
+	} else {
+		delete(lease.Annotations, annStart)
+	}
 	return lease
 }
 
@@ -351,7 +361,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	next.Annotations[annLastHolder] = *next.Spec.HolderIdentity
 	next.Annotations[annLastCommand] = next.Annotations[annCommand]
 	next.Annotations[annLastEnded] = l.o.Now().UTC().Format(time.RFC3339)
-	for _, k := range []string{annCommand, annHost, annPID, annUser} {
+	for _, k := range []string{annCommand, annHost, annPID, annUser, annStart} {
 		delete(next.Annotations, k)
 	}
 	next.Spec.HolderIdentity = nil
@@ -370,10 +380,38 @@ func (l *Lock) Release(ctx context.Context) error {
 	return err
 }
 
-// pidAlive says whether a process with this pid runs on this host.
-func pidAlive(pid int) bool {
+// pidAlive says whether the process pid runs on this host and, when start is known,
+// is the same process that took the Lease (not a later one that got the pid).
+func pidAlive(pid int, start string) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if start == "" {
+		return true
+	}
+	now := processStart(pid)
+	return now == "" || now == start
+}
+
+// processStart is a process's start time in clock ticks since boot (field 22 of
+// /proc/PID/stat), "" where /proc cannot tell.
+func processStart(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(s[i+1:])
+	// After "pid (comm)", field 3 (state) is f[0]; starttime, field 22, is f[19].
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
 }
 
 // CommandLine joins a command's words for the Lease record.

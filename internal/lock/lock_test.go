@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func opts(c *clock, host string, pid int, alive bool) Options {
 	return Options{Command: "upgrade --tag=v1", Now: c.now, Host: host, PID: pid, User: "ops",
-		Alive: func(int) bool { return alive }, RenewEvery: time.Hour}
+		Alive: func(int, string) bool { return alive }, RenewEvery: time.Hour}
 }
 
 func TestSecondHolderIsRefusedWithTheHolderNamed(t *testing.T) {
@@ -109,10 +110,19 @@ func TestDeadHolderOnThisHostIsTakenOverAtOnce(t *testing.T) {
 }
 
 func TestRealPidAlive(t *testing.T) {
-	if !pidAlive(1) {
-		t.Error("pid 1 runs")
+	me := os.Getpid()
+	start := processStart(me)
+	if start == "" {
+		t.Fatal("no start time for this process")
 	}
-	if pidAlive(1 << 22) { // above the kernel's pid_max
+	if !pidAlive(me, start) || !pidAlive(me, "") {
+		t.Error("this process runs")
+	}
+	// The same pid with another start time is another process: the holder is gone.
+	if pidAlive(me, start+"1") {
+		t.Error("a reused pid was taken for the holder")
+	}
+	if pidAlive(1<<22, "") { // above the kernel's pid_max
 		t.Error("an impossible pid runs")
 	}
 }
