@@ -269,6 +269,46 @@ func TestClusterFaultProxy(t *testing.T) {
 		chaosFigure("connection cut during the apply | `upgrade --atomic=false`; the DaemonSet PATCH is cut and Helm's failure record refused (503) | revision 2 left pending-upgrade; status and upgrade point at recover; `recover` made revision 3 (a copy of 1) deployed; the next upgrade worked")
 	})
 
+	t.Run("an install cut mid-apply is ended by recover, keeping the password", func(t *testing.T) {
+		defer cleanup(t)
+		// The DaemonSet create loses its connection, and Helm's record of the failure
+		// is refused: revision 1 stays pending-install, as after a killed first install.
+		r1 := &testcluster.Rule{Method: "POST", PathContains: "/daemonsets", Cut: true}
+		r2 := &testcluster.Rule{Method: "PUT", PathContains: "/secrets/sh.helm.release.v1.romana.v1", Status: 503}
+		rm1, rm2 := p.Add(r1), p.Add(r2)
+		r := proc(t, p.KubeconfigPath, time.Minute, "install", "--timeout=20s", "--atomic=false")
+		rm1()
+		rm2()
+		if r.code == 0 || p.Hits(r1) == 0 {
+			t.Fatalf("the install did not meet the fault (hits %d): exit %d\n%s%s", p.Hits(r1), r.code, r.stdout, r.stderr)
+		}
+		h := history(t)
+		if len(h) != 1 || h[0].Info.Status != release.StatusPendingInstall {
+			t.Fatalf("want one pending-install revision, got:\n%s\n%s", describe(h), r.stderr)
+		}
+		pw := password(t)
+		i := rc(t, "install")
+		if i.code != 1 || !strings.Contains(i.stderr, "is pending-install at revision 1") || !strings.Contains(i.stderr, "romanactl recover") {
+			t.Fatalf("install over a pending install: exit %d\n%s", i.code, i.stderr)
+		}
+		d := mustOK(t, rc(t, "recover", "--dry-run"))
+		if !strings.Contains(d.stdout, "uninstall the half-made release") || !strings.Contains(d.stdout, "keep Secret kube-system/romana-datastore") {
+			t.Fatalf("recover --dry-run:\n%s", d.stdout)
+		}
+		rec := mustOK(t, rc(t, "recover", "--timeout=60s"))
+		if !strings.Contains(rec.stdout, "Recovered: the half-made release was uninstalled; Secret romana-datastore was kept") {
+			t.Fatalf("recover:\n%s", rec.stdout)
+		}
+		if got := romanaObjects(t); len(got) != 1 || got[0] != "Secret romana-datastore" {
+			t.Fatalf("after recover: %v", got)
+		}
+		mustOK(t, rc(t, "install"))
+		if password(t) != pw {
+			t.Fatal("the install after recover has another password")
+		}
+		chaosFigure("connection cut during a first install | `install --atomic=false`; the DaemonSet POST is cut and Helm's failure record refused | revision 1 left pending-install; install points at recover; `recover` uninstalled it keeping the password Secret; the next install found the same password")
+	})
+
 	t.Run("a slow API finishes within the timeout or says why", func(t *testing.T) {
 		defer cleanup(t)
 		mustOK(t, rc(t, "install"))

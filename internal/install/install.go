@@ -135,7 +135,11 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 		}
 		if !o.Atomic {
 			c.markFailed(rel, err)
-			return fmt.Errorf("install failed, release left as failed (uninstall with `romanactl uninstall`): %w", err)
+			left := "failed (uninstall with `romanactl uninstall`)"
+			if st, gerr := c.Cfg.Releases.Get(ReleaseName, 1); gerr == nil && st.Info.Status.IsPending() {
+				left = st.Info.Status.String() + ": recording the failure failed too (`romanactl recover` ends it)"
+			}
+			return fmt.Errorf("install failed, release left %s: %w", left, err)
 		}
 		return c.undoInstall(ctx, err, secretExisted)
 	})
