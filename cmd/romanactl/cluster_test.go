@@ -595,6 +595,11 @@ func TestClusterSIGTERMMidWait(t *testing.T) {
 					t.Fatalf("release left %s", st)
 				}
 			}
+			// The Lease was released on the way out, not left to expire.
+			lease, err := shared.Client.CoordinationV1().Leases("kube-system").Get(context.Background(), "romanactl-romana", metav1.GetOptions{})
+			if err != nil || lease.Spec.HolderIdentity != nil || lease.Annotations["romanactl.romana.io/last-command"] == "" {
+				t.Fatalf("Lease after SIGTERM: %v %+v", err, lease)
+			}
 			// romana-services ran, so only its password Secret may stay.
 			if got := romanaObjects(t); atomic == "true" && (len(got) != 1 || got[0] != "Secret romana-datastore") {
 				t.Errorf("atomic install interrupted left %v", got)

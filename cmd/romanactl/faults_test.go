@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -483,18 +484,40 @@ func TestClusterSIGKILL(t *testing.T) {
 	if s := os.Getenv("ROMANACTL_CHAOS_SEED"); s != "" {
 		fmt.Sscan(s, &seed)
 	}
-	runs := 20
+	runs := 24
 	rng := rand.New(rand.NewSource(seed))
-	t.Logf("SIGKILL: seed %d (ROMANACTL_CHAOS_SEED=%d reproduces), %d runs, delays in [0, %s]", seed, seed, runs, span.Round(time.Millisecond))
+	t.Logf("SIGKILL: seed %d (ROMANACTL_CHAOS_SEED=%d reproduces), %d runs: even runs at a delay in [0, %s] from the start, odd runs in [0, 150ms] after the pre-flight report's last line (the apply)",
+		seed, seed, runs, span.Round(time.Millisecond))
 	recovered, pending := 0, 0
 	tags := []string{"v0.9.3.5", "v0.9.3"}
 	for i := range runs {
-		delay := time.Duration(rng.Int63n(int64(span)))
 		cmd := exec.Command(bin, "upgrade", "--tag="+tags[i%2], "--timeout=60s", "--kubeconfig", shared.KubeconfigPath)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay)
+		var delay time.Duration
+		if i%2 == 0 {
+			// Anywhere: read, render, pre-flight, apply, wait.
+			delay = time.Duration(rng.Int63n(int64(span)))
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			time.Sleep(delay)
+		} else {
+			// The apply, where Helm's pending-* record lives: the last pre-flight line
+			// comes just before the Lease and the first write.
+			delay = time.Duration(rng.Int63n(int64(150 * time.Millisecond)))
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), "✓ environment ") {
+					break
+				}
+			}
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			time.Sleep(delay)
+		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		h := history(t)
@@ -510,7 +533,7 @@ func TestClusterSIGKILL(t *testing.T) {
 		assertSettled(t, pw)
 	}
 	t.Logf("SIGKILL: %d of %d runs left the release pending; recover ended %d", pending, runs, recovered)
-	chaosFigure(fmt.Sprintf("SIGKILL during upgrade | seed %d, %d runs, delays in [0, %s] | %d left pending, %d/%d recovered, 0 passwords changed",
+	chaosFigure(fmt.Sprintf("SIGKILL during upgrade | seed %d, %d runs: half at a random point of the whole command (span %s), half within 150 ms after the pre-flight report (the apply) | %d left pending, %d/%d ended by recover, 0 passwords changed",
 		seed, runs, span.Round(time.Millisecond), pending, recovered, pending))
 }
 
