@@ -578,11 +578,14 @@ func TestClusterAPIServerDown(t *testing.T) {
 	if err := restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// A leader-elected kube-controller-manager exits when it cannot renew its lease and
-	// is restarted by the kubelet; without that, the DaemonSet controller may wait out
-	// its 5-minute expectations for events it missed.
-	if err := c.RestartComponent("kube-controller-manager"); err != nil {
-		t.Fatal(err)
+	// A leader-elected kube-controller-manager and kube-scheduler exit when they cannot
+	// renew their lease and are restarted by the kubelet, and kubelets re-register;
+	// without that, the DaemonSet controller may wait out its 5-minute expectations for
+	// events it missed, and kwok (standing in for the kubelets) may not see new pods.
+	for _, comp := range []string{"kube-controller-manager", "kube-scheduler", "kwok"} {
+		if err := c.RestartComponent(comp); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// While the API server was away, node heartbeats could not land: the node
 	// lifecycle controller may taint nodes unreachable until kwok renews them, and the
