@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -64,14 +65,12 @@ func podAdmission(ctx context.Context, cs kubernetes.Interface, ns, manifest str
 // manifestDaemonSets parses the DaemonSets of a rendered manifest.
 func manifestDaemonSets(manifest string) []*appsv1.DaemonSet {
 	var out []*appsv1.DaemonSet
-	for _, doc := range strings.Split(manifest, "\n---") {
-		if !strings.Contains(doc, "kind: DaemonSet") {
-			continue
-		}
+	for key, doc := range objects(manifest) {
 		ds := &appsv1.DaemonSet{}
-		if yaml.Unmarshal([]byte(doc), ds) == nil && ds.Kind == "DaemonSet" {
+		if strings.HasPrefix(key, "DaemonSet/") && yaml.Unmarshal([]byte(doc), ds) == nil {
 			out = append(out, ds)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

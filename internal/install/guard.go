@@ -24,7 +24,7 @@ const PasswordSecret = "romana-datastore"
 // Lease is lost (another command took it after it expired), so a command that cannot
 // renew stops writing. The Lease is released on return, SIGINT/SIGTERM included: the
 // release uses a context that outlives the command's.
-func (c *Client) locked(ctx context.Context, fn func(ctx context.Context, l *lock.Lock) error) error {
+func (c *Client) locked(ctx context.Context, fn func(ctx context.Context) error) error {
 	l, err := lock.Acquire(ctx, c.Kube, c.Namespace, ReleaseName, lock.Options{Command: c.Command})
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func (c *Client) locked(ctx context.Context, fn func(ctx context.Context, l *loc
 		defer rcancel()
 		_ = l.Release(rctx)
 	}()
-	err = fn(wctx, l)
+	err = fn(wctx)
 	if lerr := l.LostErr(); lerr != nil && err != nil {
 		return fmt.Errorf("%w (%v)", err, lerr)
 	}
@@ -142,20 +142,13 @@ func (c *Client) servicesPodsSeen(ctx context.Context) bool {
 // manifestPassword is the base64 password of the Secret in a rendered manifest, "" if
 // the manifest has none (the static-Pod form still has one).
 func manifestPassword(manifest string) string {
-	for _, doc := range strings.Split(manifest, "\n---") {
-		if !strings.Contains(doc, "kind: Secret") || !strings.Contains(doc, PasswordSecret) {
-			continue
-		}
-		var obj struct {
-			Kind     string                `json:"kind"`
-			Metadata struct{ Name string } `json:"metadata"`
-			Data     map[string]string     `json:"data"`
-		}
-		if yaml.Unmarshal([]byte(doc), &obj) == nil && obj.Kind == "Secret" && obj.Metadata.Name == PasswordSecret {
-			return obj.Data["password"]
-		}
+	var obj struct {
+		Data map[string]string `json:"data"`
 	}
-	return ""
+	if doc, ok := objects(manifest)["Secret/"+PasswordSecret]; !ok || yaml.Unmarshal([]byte(doc), &obj) != nil {
+		return ""
+	}
+	return obj.Data["password"]
 }
 
 // checkPasswordKept refuses an operation whose manifest would put a different password

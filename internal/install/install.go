@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/resource"
 
-	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -100,7 +99,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 		res.Release, res.Manifest = rel, MaskSecrets(rel.Manifest)
 		return res, nil
 	}
-	err = c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+	err = c.locked(ctx, func(ctx context.Context) error {
 		// Another install may have finished between the checks above and the Lease.
 		if now, err := c.lastOrNone(); err != nil {
 			return err

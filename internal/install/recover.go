@@ -94,7 +94,7 @@ func (c *Client) Recover(ctx context.Context, o RecoverOptions) (*RecoverPlan, *
 		c.progress("plan: %s", s)
 	}
 	var rel *release.Release
-	err = c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+	err = c.locked(ctx, func(ctx context.Context) error {
 		now, err := c.PlanRecover(ctx)
 		if err != nil {
 			return err

@@ -223,7 +223,7 @@ func (c *Client) Uninstall(ctx context.Context, wait bool, timeout time.Duration
 		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
 	}
 	var res *release.UninstallReleaseResponse
-	err := c.locked(ctx, func(context.Context, *lock.Lock) error {
+	err := c.locked(ctx, func(context.Context) error {
 		un := action.NewUninstall(c.Cfg)
 		un.Wait = wait
 		un.Timeout = timeout

@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -196,7 +195,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 		return nil, err
 	}
 	res := &Result{Report: report}
-	err = c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+	err = c.locked(ctx, func(ctx context.Context) error {
 		rel, err := c.upgradeLocked(ctx, o, p)
 		res.Release = rel
 		return err
@@ -320,7 +319,7 @@ type RollbackOptions struct {
 // Rollback rolls the release back, holding the Lease, and returns the new revision.
 func (c *Client) Rollback(ctx context.Context, o RollbackOptions) (*release.Release, error) {
 	var rel *release.Release
-	err := c.locked(ctx, func(ctx context.Context, _ *lock.Lock) error {
+	err := c.locked(ctx, func(ctx context.Context) error {
 		var err error
 		rel, err = c.rollbackLocked(ctx, o, false)
 		return err
@@ -405,22 +404,15 @@ func (c *Client) rootServiceFor(ctx context.Context, target *release.Release, re
 
 // manifestClusterIP is romana-root's clusterIP in a rendered manifest.
 func manifestClusterIP(manifest string) string {
-	for _, doc := range strings.Split(manifest, "\n---") {
-		if !strings.Contains(doc, "kind: Service") || !strings.Contains(doc, "romana-root") {
-			continue
-		}
-		var obj struct {
-			Kind     string
-			Metadata struct{ Name string }
-			Spec     struct {
-				ClusterIP string `json:"clusterIP"`
-			}
-		}
-		if yaml.Unmarshal([]byte(doc), &obj) == nil && obj.Kind == "Service" && obj.Metadata.Name == "romana-root" {
-			return obj.Spec.ClusterIP
+	var obj struct {
+		Spec struct {
+			ClusterIP string `json:"clusterIP"`
 		}
 	}
-	return ""
+	if doc, ok := objects(manifest)["Service/romana-root"]; !ok || yaml.Unmarshal([]byte(doc), &obj) != nil {
+		return ""
+	}
+	return obj.Spec.ClusterIP
 }
 
 func lookupString(vals map[string]any, key string) (string, bool) {

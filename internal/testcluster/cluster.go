@@ -264,32 +264,29 @@ func (c *Cluster) Stop() error {
 	var errs []error
 	c.once.Do(func() {
 		for i := len(c.procs) - 1; i >= 0; i-- {
-			p := c.procs[i]
-			_ = p.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = p.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = p.Process.Kill()
-				<-done
-			}
+			stopProcess(c.procs[i], 10*time.Second)
 		}
 		if c.apiserver != nil {
-			_ = c.apiserver.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = c.apiserver.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				_ = c.apiserver.Process.Kill()
-			}
+			stopProcess(c.apiserver, 20*time.Second)
 		}
 		if err := c.env.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stop etcd and kube-apiserver: %w", err))
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// stopProcess sends SIGTERM, and SIGKILL if the process has not exited after grace.
+func stopProcess(p *exec.Cmd, grace time.Duration) {
+	_ = p.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Process.Kill()
+		<-done
+	}
 }
 
 func freePort() string {

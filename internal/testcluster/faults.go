@@ -319,15 +319,7 @@ func (c *Cluster) RestartComponent(name string) error {
 		if filepath.Base(p.Path) != name {
 			continue
 		}
-		_ = p.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.Process.Kill()
-			<-done
-		}
+		stopProcess(p, 10*time.Second)
 		cmd := exec.Command(p.Path, p.Args[1:]...)
 		cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
