@@ -132,3 +132,26 @@ func TestClusterOwnershipNamesTheRelease(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestClusterUpgradeRefusesANewPassword: with the Secret deleted, the chart would
+// generate a new password; the upgrade is refused before any write, with the way to
+// restore the Secret, and the restore command given works.
+func TestClusterUpgradeRefusesANewPassword(t *testing.T) {
+	cluster(t)
+	ctx := context.Background()
+	mustOK(t, rc(t, "install"))
+	if err := shared.Client.CoreV1().Secrets("kube-system").Delete(ctx, "romana-datastore", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := rc(t, "upgrade", "--tag=v0.9.3")
+	if r.code != 2 || !strings.Contains(r.stderr, "this would change the datastore password in Secret romana-datastore") ||
+		!strings.Contains(r.stderr, "helm get manifest romana -n kube-system") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := len(releaseSecrets(t)); n != 1 {
+		t.Fatalf("a refused upgrade wrote a revision (%d)", n)
+	}
+	if _, err := shared.Client.CoreV1().Secrets("kube-system").Get(ctx, "romana-datastore", metav1.GetOptions{}); err == nil {
+		t.Fatal("a refused upgrade created a new password Secret")
+	}
+}

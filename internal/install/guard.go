@@ -155,15 +155,15 @@ func manifestPassword(manifest string) string {
 // in the Secret than the one deployed: the datastore on the hosts was initialised with
 // the old one. It happens when someone deleted the Secret (the chart then generates a
 // new password).
-func checkPasswordKept(oldManifest, newManifest string) error {
+func checkPasswordKept(namespace, oldManifest, newManifest string) error {
 	was, will := manifestPassword(oldManifest), manifestPassword(newManifest)
 	if was == "" || will == "" || was == will {
 		return nil
 	}
 	return values.Inputf("this would change the datastore password in Secret %s (was its Secret deleted?), and the datastore on the hosts "+
 		"was initialised with the old one. Restore the Secret from the deployed revision first:\n"+
-		"  helm get manifest romana -n <namespace> | yq 'select(.kind == \"Secret\" and .metadata.name == \"%s\")' | kubectl apply -f -",
-		PasswordSecret, PasswordSecret)
+		"  helm get manifest %s -n %s | yq 'select(.kind == \"Secret\" and .metadata.name == \"%s\")' | kubectl apply -f -",
+		PasswordSecret, ReleaseName, namespace, PasswordSecret)
 }
 
 // lastOrNone is the newest release record, or nil when there is none.

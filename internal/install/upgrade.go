@@ -187,7 +187,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if p.isNoOp() {
 		return &Result{Release: p.last, NoOp: true}, nil
 	}
-	if err := checkPasswordKept(p.last.Manifest, p.dry.Manifest); err != nil {
+	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
 		return nil, err
 	}
 	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, o.Skip, p.dry.Manifest)
