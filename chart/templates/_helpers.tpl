@@ -61,3 +61,32 @@ Usage: {{ include "romana.passwordSecretName" . }}
 {{- define "romana.passwordSecretName" -}}
 romana-datastore
 {{- end -}}
+
+{{/*
+romana.apiServer: romana-services' --api-server: services.apiServer, else the API proxy
+on the node's loopback.
+Usage: {{ include "romana.apiServer" . }}
+*/}}
+{{- define "romana.apiServer" -}}
+{{- .Values.services.apiServer | default (printf "http://127.0.0.1:%v" .Values.apiProxy.port) -}}
+{{- end -}}
+
+{{/*
+romana.apiProxy.acceptPaths: the API paths the proxy lets through, as kubectl proxy's
+--accept-paths (comma-separated regular expressions, so none may contain a comma).
+They are what romana.conf.template and the services use: namespaces (watched), pods,
+nodes, endpoints and services (read; services also updated), and NetworkPolicies at
+extensions/v1beta1 (what v0.9.3 watches) and networking.k8s.io/v1. Subresources
+(exec, proxy, status, ...) match none of them.
+Usage: {{ include "romana.apiProxy.acceptPaths" . }}
+*/}}
+{{- define "romana.apiProxy.acceptPaths" -}}
+{{- $paths := list
+  `^/api/v1/namespaces/?$`
+  `^/api/v1/namespaces/[^/]+/?$`
+  `^/api/v1/(namespaces/[^/]+/)?(pods|endpoints|services)(/[^/]+)?/?$`
+  `^/api/v1/nodes(/[^/]+)?/?$`
+  `^/apis/(extensions/v1beta1|networking\.k8s\.io/v1)/(namespaces/[^/]+/)?networkpolicies(/[^/]+)?/?$`
+-}}
+{{- join "," $paths -}}
+{{- end -}}

@@ -66,7 +66,7 @@ containers:
     {{- end }}
     args:
       - --cidr={{ $v.services.cidr }}
-      - --api-server={{ $v.services.apiServer }}
+      - --api-server={{ include "romana.apiServer" .root }}
       - --interface={{ $v.services.interface }}
       {{- if $v.services.ipAddress }}
       - --ip-address={{ $v.services.ipAddress }}
@@ -74,8 +74,9 @@ containers:
       - --ip-address=$(HOST_IP)
       {{- end }}
       {{- /* run-romana-services v0.9.3.5 parses no --nodes (it exits with "Unknown
-      option") and plans for its default, 256: pass it only when asked for another
-      number, so that the default works with the real image. */}}
+      option") and plans for its default, 256. compat.yaml says so and romana.validate
+      refuses another number for that line; a tag of no known line (a user's own
+      build) gets --nodes when it is not 256. */}}
       {{- if ne (int64 $v.services.nodes) 256 }}
       - --nodes={{ $v.services.nodes }}
       {{- end }}
@@ -103,6 +104,38 @@ containers:
         mountPath: /etc/romana/datastore-password
         readOnly: true
     {{- end }}
+  {{- if $v.apiProxy.enabled }}
+  # run-romana-services talks to --api-server without credentials, and kube-apiserver
+  # has no insecure port since 1.20: kubectl proxy on the node's loopback adds them. It
+  # authenticates as the romana-services ServiceAccount (in-cluster config, re-reading
+  # the token the kubelet rotates), so the ClusterRole bounds what Romana may do, and
+  # its own filters refuse other paths and every write but an update before the API
+  # server sees them.
+  - name: romana-api-proxy
+    image: {{ include "romana.image" $v.apiProxy.image | quote }}
+    imagePullPolicy: {{ $v.image.pullPolicy }}
+    command:
+      - {{ $v.apiProxy.kubectlPath }}
+      - proxy
+    args:
+      - --address=127.0.0.1
+      - --port={{ $v.apiProxy.port }}
+      - --accept-paths={{ include "romana.apiProxy.acceptPaths" .root }}
+      - --reject-methods=^(POST|PATCH|DELETE|CONNECT)$
+      {{- if .static }}
+      - --kubeconfig=/etc/romana/api-proxy.kubeconfig
+      {{- end }}
+    {{- with $v.apiProxy.resources }}
+    resources:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- if .static }}
+    volumeMounts:
+      - name: api-proxy-kubeconfig
+        mountPath: /etc/romana/api-proxy.kubeconfig
+        readOnly: true
+    {{- end }}
+  {{- end }}
 volumes:
   - name: db-path
     hostPath:
@@ -113,6 +146,12 @@ volumes:
     hostPath:
       path: {{ $v.services.passwordFile }}
       type: File
+  {{- if $v.apiProxy.enabled }}
+  - name: api-proxy-kubeconfig
+    hostPath:
+      path: {{ $v.apiProxy.kubeconfigFile }}
+      type: File
+  {{- end }}
   {{- end }}
 {{- end -}}
 

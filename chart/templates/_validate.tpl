@@ -77,6 +77,32 @@ Usage: {{ include "romana.validate" . }}
     {{- $errs = append $errs (printf "agent.romanaRoot (--romana-root) %q: its port %s is not the root Service's port %v (romanaRoot.port), so the agent could not reach root; use http://%s:%v" $v.agent.romanaRoot $port $v.romanaRoot.port $ip $v.romanaRoot.port) -}}
   {{- end -}}
 {{- end -}}
+{{- /* romana-services' API access: through the proxy, or an explicit URL. */ -}}
+{{- if $v.apiProxy.enabled -}}
+  {{- $p := toString $v.apiProxy.port -}}
+  {{- $owner := get (.Files.Get "ports.yaml" | fromYaml).ports $p -}}
+  {{- if $owner -}}
+    {{- $errs = append $errs (printf "apiProxy.port (--api-proxy-port) \"%s\": is the port of %s on the control-plane node, where the proxy listens (the pod is hostNetwork); pick a free port, e.g. --api-proxy-port=8001" $p $owner) -}}
+  {{- end -}}
+  {{- $want := printf "http://127.0.0.1:%s" $p -}}
+  {{- if and $v.services.apiServer (ne $v.services.apiServer $want) -}}
+    {{- $errs = append $errs (printf "services.apiServer (--api-server) %q: with apiProxy.enabled romana-services must reach the API through the proxy at %s; drop --api-server, or turn the proxy off with --api-proxy=false" $v.services.apiServer $want) -}}
+  {{- end -}}
+{{- else if not $v.services.apiServer -}}
+  {{- $errs = append $errs "services.apiServer (--api-server) is required when apiProxy.enabled (--api-proxy) is false: romana-services calls it without credentials; give a URL that needs none, or keep --api-proxy=true" -}}
+{{- end -}}
+{{- /* The image line (compat.yaml, the table romanactl reads too): a line this chart
+cannot drive is refused, and so is a --nodes its services entrypoint does not parse. */ -}}
+{{- $tag := include "romana.tag" . -}}
+{{- $line := dict -}}
+{{- range (.Files.Get "compat.yaml" | fromYaml).lines -}}
+  {{- if and (not $line) (regexMatch .match $tag) -}}{{- $line = . -}}{{- end -}}
+{{- end -}}
+{{- if and $line (not $line.drivable) -}}
+  {{- $errs = append $errs (printf "image.tag (--tag) %q: a tag of Romana's %s line, which this chart cannot drive: %s; use a tag of the v0.9.3 line, e.g. --tag=%s (the chart's appVersion)" $tag $line.name $line.differs .Chart.AppVersion) -}}
+{{- else if and $line (hasKey $line "servicesParsesNodes") (not $line.servicesParsesNodes) (ne (int64 $v.services.nodes) 256) -}}
+  {{- $errs = append $errs (printf "services.nodes (--nodes) \"%v\": the %s services image (tag %s) parses no --nodes (its entrypoint exits with \"Unknown option\") and always plans for 256 nodes; leave services.nodes at 256 (drop --nodes)" $v.services.nodes $line.name $tag) -}}
+{{- end -}}
 {{- if $errs -}}
 {{- fail (printf "\n\nromana: %d invalid value(s):\n  - %s\n" (len $errs) (join "\n  - " $errs)) -}}
 {{- end -}}

@@ -243,11 +243,11 @@ func TestClusterStatusJSON(t *testing.T) {
 
 func TestClusterUpgradeNoOpRollbackAndPassword(t *testing.T) {
 	cluster(t)
-	mustOK(t, rc(t, "install", "--cidr=100.112.0.0/12", "--nodes=128"))
+	mustOK(t, rc(t, "install", "--cidr=100.112.0.0/12", "--namespaces=8"))
 	pw := password(t)
 	before := ds(t, "romana-agent").Spec.Template.Spec.Containers[0]
 
-	// --tag changes only the images; the other values the user chose (--nodes) stay.
+	// --tag changes only the images; the other values the user chose (--namespaces) stay.
 	r := mustOK(t, rc(t, "upgrade", "--tag=v0.9.3"))
 	if !strings.Contains(r.stdout, "revision 2, deployed") {
 		t.Fatalf("%s", r.stdout)
@@ -260,8 +260,8 @@ func TestClusterUpgradeNoOpRollbackAndPassword(t *testing.T) {
 	if b, a := mustJSON(before), mustJSON(after); b != a {
 		t.Errorf("upgrade --tag changed more than the image:\n%s\n%s", b, a)
 	}
-	if args := ds(t, "romana-services").Spec.Template.Spec.Containers[1].Args; !strings.Contains(strings.Join(args, " "), "--nodes=128") {
-		t.Errorf("the previous --nodes was not kept: %v", args)
+	if args := ds(t, "romana-services").Spec.Template.Spec.Containers[1].Args; !strings.Contains(strings.Join(args, " "), "--namespaces=8") {
+		t.Errorf("the previous --namespaces was not kept: %v", args)
 	}
 
 	// The same again is a no-op: no new revision, nothing written.
@@ -280,7 +280,7 @@ func TestClusterUpgradeNoOpRollbackAndPassword(t *testing.T) {
 
 	// Two more upgrades; the password never changes and is never printed.
 	var outputs string
-	for _, tag := range []string{"v1", "v2"} {
+	for _, tag := range []string{"v0.9.3.6", "v0.9.3.7"} {
 		r := mustOK(t, rc(t, "upgrade", "--tag="+tag))
 		outputs += r.stdout + r.stderr
 	}
@@ -617,10 +617,10 @@ func TestClusterSIGTERMMidWait(t *testing.T) {
 // source registry, and an upgrade without it goes back to tags.
 func TestClusterPinDigests(t *testing.T) {
 	cluster(t)
-	src, digests := srcRegistry(t, "v1")
+	src, digests := srcRegistry(t, "v0.9.3.7")
 	reg := src + "/romana"
-	r := mustOK(t, rc(t, "install", "--registry", reg, "--tag", "v1", "--pin-digests", "--insecure"))
-	if !strings.Contains(r.stdout, "pinned "+reg+"/agent:v1 -> "+digests["agent"]) {
+	r := mustOK(t, rc(t, "install", "--registry", reg, "--tag", "v0.9.3.7", "--pin-digests", "--insecure"))
+	if !strings.Contains(r.stdout, "pinned "+reg+"/agent:v0.9.3.7 -> "+digests["agent"]) {
 		t.Errorf("install output:\n%s", r.stdout)
 	}
 	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != reg+"/agent@"+digests["agent"] {
@@ -630,8 +630,8 @@ func TestClusterPinDigests(t *testing.T) {
 	if svc[0].Image != reg+"/mysql@"+digests["mysql"] || svc[1].Image != reg+"/services@"+digests["services"] {
 		t.Errorf("services images %s %s", svc[0].Image, svc[1].Image)
 	}
-	mustOK(t, rc(t, "upgrade", "--tag", "v1"))
-	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != reg+"/agent:v1" {
+	mustOK(t, rc(t, "upgrade", "--tag", "v0.9.3.7"))
+	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != reg+"/agent:v0.9.3.7" {
 		t.Errorf("after an upgrade without --pin-digests: %s", img)
 	}
 }

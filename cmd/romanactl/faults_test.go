@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/release"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -127,7 +128,7 @@ func assertSettled(t *testing.T, pw string) {
 		t.Fatalf("helm list disagrees (want revision %d deployed): %v %s", last.Version, err, out)
 	}
 	for name, want := range manifestImages(t, last.Manifest) {
-		if got := ds(t, name).Spec.Template.Spec.Containers[len(ds(t, name).Spec.Template.Spec.Containers)-1].Image; got != want {
+		if got := containerImage(ds(t, name).Spec.Template.Spec.Containers, name); got != want {
 			t.Fatalf("%s runs %s, the deployed revision %d says %s", name, got, last.Version, want)
 		}
 	}
@@ -145,20 +146,30 @@ func manifestImages(t *testing.T, manifest string) map[string]string {
 			Metadata struct{ Name string }
 			Spec     struct {
 				Template struct {
-					Spec struct{ Containers []struct{ Image string } }
+					Spec struct{ Containers []corev1.Container }
 				}
 			}
 		}
 		if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind != "DaemonSet" {
 			continue
 		}
-		c := obj.Spec.Template.Spec.Containers
-		out[obj.Metadata.Name] = c[len(c)-1].Image
+		out[obj.Metadata.Name] = containerImage(obj.Spec.Template.Spec.Containers, obj.Metadata.Name)
 	}
 	if len(out) == 0 {
 		t.Fatal("no DaemonSet in the manifest")
 	}
 	return out
+}
+
+// containerImage is the image of the container named after its DaemonSet (romana-agent,
+// romana-services): the one whose tag an upgrade changes.
+func containerImage(cs []corev1.Container, name string) string {
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Image
+		}
+	}
+	return "<no container " + name + ">"
 }
 
 // TestClusterPasswordSurvivesFailedAtomicInstall: a Secret that existed before a failed

@@ -5,10 +5,11 @@ import (
 	"testing"
 )
 
-// everyFlag sets every dedicated flag to a non-default value.
+// everyFlag sets every dedicated flag to a non-default value. The tag is of no line
+// compat.yaml knows (a user's own build), the only kind that may take --nodes.
 var everyFlag = []string{
-	"--env=custom", "--tag=v0.9.3", "--registry=registry.example.com:5000/mirror",
-	"--cidr=10.128.0.0/10", "--api-server=https://127.0.0.1:6443", "--interface=ens5",
+	"--env=custom", "--tag=own-build.7", "--registry=registry.example.com:5000/mirror",
+	"--cidr=10.128.0.0/10", "--api-server=https://127.0.0.1:6443", "--api-proxy=false", "--api-proxy-port=8002", "--interface=ens5",
 	"--ip-address=192.168.10.2", "--nodes=100", "--namespaces=8", "--segments=4",
 	"--cluster-ip=10.0.0.99", "--romana-root=http://10.0.0.99:9600", "--nat=false",
 	"--nat-interface=ens6", "--cluster-ip-cidr=10.0.0.0/16", "--pod-to-host=false",
@@ -69,7 +70,7 @@ func TestTemplateContent(t *testing.T) {
 		"node-role.kubernetes.io/control-plane: \"\"", "clusterIP: 10.99.99.99", "- name: root\n      port: 9600",
 		// the services settings the v0.9.3.5 entrypoint parses (it takes no --nodes: see
 		// internal/install/contract_test.go) and the six agent settings
-		"--cidr=100.112.0.0/12", "--api-server=http://127.0.0.1:8080", "--interface=eth0", "--ip-address=$(HOST_IP)",
+		"--cidr=100.112.0.0/12", "--api-server=http://127.0.0.1:8001", "--interface=eth0", "--ip-address=$(HOST_IP)",
 		"--namespaces=16", "--segments=16", "- --bind-address=127.0.0.1",
 		"--romana-root=http://10.99.99.99:9600", "--nat=true", "--nat-interface=eth0", "--cluster-ip-cidr=10.96.0.0/12", "--pod-to-host=true",
 		"mountPath: /host/usr/local/bin", "mountPath: /host/etc/romana", "mountPath: /host/opt/cni/bin", "mountPath: /host/etc/cni/net.d",
@@ -81,7 +82,7 @@ func TestTemplateContent(t *testing.T) {
 			t.Errorf("kubeadm render lacks %q", want)
 		}
 	}
-	for _, banned := range []string{"extensions/v1beta1", "kubeadm.alpha.kubernetes.io/role", "value: romana", `"*"`, "--nodes="} {
+	for _, banned := range []string{"apiVersion: extensions/v1beta1", "kubeadm.alpha.kubernetes.io/role", "value: romana", `"*"`, "--nodes="} {
 		if strings.Contains(r.stdout, banned) {
 			t.Errorf("kubeadm render contains %q", banned)
 		}

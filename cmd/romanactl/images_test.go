@@ -38,12 +38,12 @@ func TestImagesListMatchesTemplate(t *testing.T) {
 			sort.Strings(want)
 			list := mustOK(t, run(t, append([]string{"images", "list"}, args...)...))
 			got := strings.Fields(list.stdout)
-			if strings.Join(got, " ") != strings.Join(want, " ") || len(got) != 4 {
+			if strings.Join(got, " ") != strings.Join(want, " ") || len(got) != 5 {
 				t.Fatalf("images list %v\ntemplate has %v", got, want)
 			}
 			js := mustOK(t, run(t, append([]string{"images", "list", "-o", "json"}, args...)...))
 			var imgs []images.Image
-			if err := json.Unmarshal([]byte(js.stdout), &imgs); err != nil || len(imgs) != 4 {
+			if err := json.Unmarshal([]byte(js.stdout), &imgs); err != nil || len(imgs) != 5 {
 				t.Fatalf("%v %s", err, js.stdout)
 			}
 			for _, i := range imgs {
@@ -72,22 +72,22 @@ func srcRegistry(t *testing.T, tag string) (string, map[string]string) {
 // TestImagesMirrorCLI tries the flow a new user would: list, mirror to a plain-HTTP
 // local registry with --insecure, mirror again.
 func TestImagesMirrorCLI(t *testing.T) {
-	src, digests := srcRegistry(t, "v1")
+	src, digests := srcRegistry(t, "v0.9.3.7")
 	dst, stop := registrytest.Start()
 	t.Cleanup(stop)
 	to := dst + "/romana"
-	args := []string{"--registry", src + "/romana", "--tag", "v1"}
+	args := []string{"--registry", src + "/romana", "--tag", "v0.9.3.7"}
 
 	r := run(t, append([]string{"images", "mirror", "--to", to, "--insecure", "--dry-run"}, args...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 4 to copy") || !strings.Contains(r.stdout, "would copy "+src+"/romana/agent:v1 -> "+to+"/agent:v1") {
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 5 to copy") || !strings.Contains(r.stdout, "would copy "+src+"/romana/agent:v0.9.3.7 -> "+to+"/agent:v0.9.3.7") {
 		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, append([]string{"images", "mirror", "--to", to, "--insecure"}, args...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "copied 4, skipped 0, failed 0") {
+	if r.code != 0 || !strings.Contains(r.stdout, "copied 5, skipped 0, failed 0") {
 		t.Fatalf("mirror: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for n, d := range digests {
-		tag := map[string]string{"services": "v1", "agent": "v1", "mysql": "5", "busybox": "1.37"}[n]
+		tag := map[string]string{"services": "v0.9.3.7", "agent": "v0.9.3.7", "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37"}[n]
 		ref, _ := name.ParseReference(to+"/"+n+":"+tag, name.Insecure)
 		got, err := remote.Head(ref)
 		if err != nil || got.Digest.String() != d {
@@ -95,18 +95,18 @@ func TestImagesMirrorCLI(t *testing.T) {
 		}
 	}
 	r = run(t, append([]string{"images", "mirror", "--to", to, "--insecure"}, args...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "copied 0, skipped 4, failed 0") {
+	if r.code != 0 || !strings.Contains(r.stdout, "copied 0, skipped 5, failed 0") {
 		t.Fatalf("second mirror: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// The mirrored images are where --registry looks: listing with the destination as
 	// registry gives the destination references.
-	l := mustOK(t, run(t, "images", "list", "--registry", to, "--tag", "v1"))
-	if !strings.Contains(l.stdout, to+"/agent:v1") {
+	l := mustOK(t, run(t, "images", "list", "--registry", to, "--tag", "v0.9.3.7"))
+	if !strings.Contains(l.stdout, to+"/agent:v0.9.3.7") {
 		t.Errorf("images list --registry %s:\n%s", to, l.stdout)
 	}
 	// A missing source image: exit 1, named, and the rest still handled.
 	r = run(t, append([]string{"images", "mirror", "--to", to + "x", "--insecure", "--set", "datastore.image.tag=gone"}, args...)...)
-	if r.code != 1 || !strings.Contains(r.stdout, "copied 3, skipped 0, failed 1") || !strings.Contains(r.stdout, "mysql:gone: not found") {
+	if r.code != 1 || !strings.Contains(r.stdout, "copied 4, skipped 0, failed 1") || !strings.Contains(r.stdout, "mysql:gone: not found") {
 		t.Fatalf("missing image: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// An unreachable registry is a network error, and says so.

@@ -31,6 +31,7 @@ func Slots(vals map[string]any, appVersion string) []Slot {
 		{"image.digests.services", ref(str("image.registry"), "services", tag)},
 		{"image.digests.agent", ref(str("image.registry"), "agent", tag)},
 		{"datastore.image.digest", ref(str("datastore.image.registry"), str("datastore.image.name"), str("datastore.image.tag"))},
+		{"apiProxy.image.digest", ref(str("apiProxy.image.registry"), str("apiProxy.image.name"), str("apiProxy.image.tag"))},
 		{"tests.image.digest", ref(str("tests.image.registry"), str("tests.image.name"), str("tests.image.tag"))},
 	}
 }

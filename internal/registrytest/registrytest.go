@@ -29,7 +29,7 @@ func Start() (string, func()) {
 // ChartImages are the images the chart deploys by default, by name and tag; agent is
 // pushed as a two-platform index (linux/amd64, linux/arm64).
 func ChartImages(tag string) map[string]string {
-	return map[string]string{"services": tag, "agent": tag, "mysql": "5", "busybox": "1.37"}
+	return map[string]string{"services": tag, "agent": tag, "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37"}
 }
 
 // Seed pushes random images for every chart image to <host>/<org>/<name>:<tag> and

@@ -34,9 +34,11 @@ type Flag struct {
 // seed's own option names.
 var Flags = []Flag{
 	{Name: "tag", Keys: []string{"image.tag"}, Usage: "tag of Romana's images (image.tag); default: the chart's appVersion"},
-	{Name: "registry", Keys: []string{"image.registry", "datastore.image.registry", "tests.image.registry"}, Usage: "pull every image the chart deploys from REGISTRY/<name>:<tag>, the datastore included (image.registry, datastore.image.registry, tests.image.registry)"},
+	{Name: "registry", Keys: []string{"image.registry", "datastore.image.registry", "apiProxy.image.registry", "tests.image.registry"}, Usage: "pull every image the chart deploys from REGISTRY/<name>:<tag>, the datastore and API proxy included (image.registry, datastore.image.registry, apiProxy.image.registry, tests.image.registry)"},
 	{Name: "cidr", Keys: []string{"services.cidr"}, Usage: "IPv4 CIDR Romana allocates pod addresses from (services.cidr); mandatory for --env=custom"},
-	{Name: "api-server", Keys: []string{"services.apiServer"}, Usage: "Kubernetes API server URL for romana-services (services.apiServer)"},
+	{Name: "api-server", Keys: []string{"services.apiServer"}, Usage: "Kubernetes API server URL romana-services calls without credentials (services.apiServer); default: the API proxy, http://127.0.0.1:<api-proxy-port>, the only value allowed with --api-proxy=true"},
+	{Name: "api-proxy", Keys: []string{"apiProxy.enabled"}, Kind: Bool, Usage: "run kubectl proxy beside romana-services, on the node's loopback, as the romana-services ServiceAccount, true|false (apiProxy.enabled)"},
+	{Name: "api-proxy-port", Keys: []string{"apiProxy.port"}, Kind: Int, Usage: "loopback port of the API proxy on the control-plane node (apiProxy.port)"},
 	{Name: "interface", Keys: []string{"services.interface", "agent.interface"}, Usage: "host interface used to detect the host address, for services and agent (services.interface, agent.interface)"},
 	{Name: "ip-address", Keys: []string{"services.ipAddress"}, Usage: "IPv4 address of the Romana services (services.ipAddress); default: the node's address"},
 	{Name: "nodes", Keys: []string{"services.nodes"}, Kind: Int, Usage: "number of nodes the address plan makes room for (services.nodes)"},

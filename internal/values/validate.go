@@ -12,6 +12,9 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"sigs.k8s.io/yaml"
+
+	"github.com/romana/romanactl/internal/compat"
 )
 
 // Mandatory are the keys that have no usable default outside kubeadm and kops: the
@@ -50,7 +53,10 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	if v, ok := c.str("services.deploy"); ok && v != "daemonSet" && v != "staticPod" {
 		c.add("services.deploy", v, "must be daemonSet or staticPod", "use --services-as=daemonset or --services-as=static-pod")
 	}
-	c.url("services.apiServer", false)
+	c.url("services.apiServer", true)
+	if err := c.apiProxy(ch); err != nil {
+		return err
+	}
 	c.url("agent.romanaRoot", true)
 	c.iface("services.interface", false)
 	c.iface("agent.interface", false)
@@ -88,6 +94,10 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	namespaces, nsOK := c.integer("services.namespaces", 1, math.MaxInt32+1)
 	segments, sOK := c.integer("services.segments", 1, math.MaxInt32+1)
 
+	if err := c.compat(ch, nodes, nOK); err != nil {
+		return err
+	}
+
 	if romanaOK && nOK && nsOK && sOK {
 		p := NewPlan(romana, nodes, namespaces, segments)
 		if !p.Fits {
@@ -122,6 +132,87 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	// string belongs, a bad toleration): render would refuse it anyway.
 	if err := chartutil.ValidateAgainstSchema(ch, effective); err != nil {
 		return &ValidationError{Problems: []Problem{{Key: "values", Reason: "rejected by values.schema.json: " + strings.TrimSpace(err.Error())}}}
+	}
+	return nil
+}
+
+// apiProxy checks how romana-services reaches the API: through the proxy on the node's
+// loopback (then services.apiServer, when set, must be the proxy's URL, and the port
+// must be free on a control-plane node, per chart/ports.yaml), or through an explicit
+// URL when the proxy is off.
+func (c *checker) apiProxy(ch *chart.Chart) error {
+	c.boolean("apiProxy.enabled")
+	c.absPath("apiProxy.kubectlPath")
+	c.absPath("apiProxy.kubeconfigFile")
+	port, portOK := c.integer("apiProxy.port", 1024, 65535)
+	enabled, _ := Lookup(c.vals, "apiProxy.enabled")
+	api, _ := c.str("services.apiServer")
+	if enabled != true {
+		if enabled == false && api == "" {
+			c.add("services.apiServer", "", "is required when apiProxy.enabled (--api-proxy) is false: romana-services calls it without credentials",
+				"give a URL that needs none, or keep --api-proxy=true")
+		}
+		return nil
+	}
+	if !portOK {
+		return nil
+	}
+	ports, err := ControlPlanePorts(ch)
+	if err != nil {
+		return err
+	}
+	p := strconv.FormatInt(port, 10)
+	if owner, taken := ports[p]; taken {
+		c.add("apiProxy.port", p, fmt.Sprintf("is the port of %s on the control-plane node, where the proxy listens (the pod is hostNetwork)", owner),
+			"pick a free port, e.g. --api-proxy-port=8001")
+	}
+	if want := "http://127.0.0.1:" + p; api != "" && api != want {
+		c.add("services.apiServer", api, "with apiProxy.enabled romana-services must reach the API through the proxy at "+want,
+			"drop --api-server, or turn the proxy off with --api-proxy=false")
+	}
+	return nil
+}
+
+// ControlPlanePorts reads chart/ports.yaml: port -> what listens there.
+func ControlPlanePorts(ch *chart.Chart) (map[string]string, error) {
+	for _, f := range ch.Files {
+		if f.Name == "ports.yaml" {
+			var doc struct {
+				Ports map[string]string `json:"ports"`
+			}
+			if err := yaml.Unmarshal(f.Data, &doc); err != nil {
+				return nil, fmt.Errorf("read ports.yaml: %w", err)
+			}
+			return doc.Ports, nil
+		}
+	}
+	return nil, fmt.Errorf("chart %s has no ports.yaml", ch.Name())
+}
+
+// compat applies the chart's table of Romana lines (chart/compat.yaml) to the tag: a
+// line this chart cannot drive is refused, and so is a --nodes the line's services
+// entrypoint does not parse (it would exit with "Unknown option").
+func (c *checker) compat(ch *chart.Chart, nodes int64, nodesOK bool) error {
+	table, err := compat.Load(ch)
+	if err != nil {
+		return err
+	}
+	tag, ok := c.str("image.tag")
+	if !ok || !tagRE.MatchString(tag) && tag != "" {
+		return nil // reported by images()
+	}
+	if tag == "" {
+		tag = ch.Metadata.AppVersion
+	}
+	line, known := table.For(tag)
+	switch {
+	case !known:
+	case !line.Drivable:
+		c.add("image.tag", tag, fmt.Sprintf("a tag of Romana's %s line, which this chart cannot drive: %s", line.Name, line.Differs),
+			fmt.Sprintf("use a tag of the v0.9.3 line, e.g. --tag=%s (the chart's appVersion)", ch.Metadata.AppVersion))
+	case nodesOK && nodes != 256 && line.ServicesParsesNodes != nil && !*line.ServicesParsesNodes:
+		c.add("services.nodes", strconv.FormatInt(nodes, 10), fmt.Sprintf("the %s services image (tag %s) parses no --nodes (its entrypoint exits with \"Unknown option\") and always plans for 256 nodes", line.Name, tag),
+			"leave services.nodes at 256 (drop --nodes)")
 	}
 	return nil
 }
@@ -389,17 +480,18 @@ func (c *checker) tag(key string, optional bool) {
 
 func (c *checker) images() {
 	c.tag("image.tag", true)
-	for _, key := range []string{"image.registry", "datastore.image.registry", "tests.image.registry"} {
+	for _, key := range []string{"image.registry", "datastore.image.registry", "apiProxy.image.registry", "tests.image.registry"} {
 		if v, ok := c.str(key); ok && !registryRE.MatchString(v) {
 			c.add(key, v, "not a valid image reference prefix", "give host[:port][/org], e.g. registry.example.com:5000/romana (path in lower case)")
 		}
 	}
-	for _, key := range []string{"datastore.image.name", "tests.image.name"} {
+	for _, key := range []string{"datastore.image.name", "apiProxy.image.name", "tests.image.name"} {
 		if v, ok := c.str(key); ok && !nameRE.MatchString(v) {
 			c.add(key, v, "not a valid image name (lower-case letters, digits and separators)", "e.g. mysql")
 		}
 	}
 	c.tag("datastore.image.tag", false)
+	c.tag("apiProxy.image.tag", false)
 	c.tag("tests.image.tag", false)
 	for _, key := range DigestKeys {
 		if v, ok := c.str(key); ok && v != "" && !digestRE.MatchString(v) {
@@ -409,7 +501,7 @@ func (c *checker) images() {
 }
 
 // DigestKeys are the chart keys that pin an image to a digest (--pin-digests).
-var DigestKeys = []string{"image.digests.services", "image.digests.agent", "datastore.image.digest", "tests.image.digest"}
+var DigestKeys = []string{"image.digests.services", "image.digests.agent", "datastore.image.digest", "apiProxy.image.digest", "tests.image.digest"}
 
 var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 

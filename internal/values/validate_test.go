@@ -114,7 +114,7 @@ func TestValidateRules(t *testing.T) {
 			wantErr: []string{`an image tag is at most 128 characters, this one has 129`}},
 		{name: "tag of 128 is valid", flags: map[string]string{"tag": strings.Repeat("a", 128)}},
 		{name: "registry with upper-case path", flags: map[string]string{"registry": "registry.example.com/Romana"},
-			wantErr: []string{`image.registry, datastore.image.registry, tests.image.registry (--registry) "registry.example.com/Romana": not a valid image reference prefix`}},
+			wantErr: []string{`image.registry, datastore.image.registry, apiProxy.image.registry, tests.image.registry (--registry) "registry.example.com/Romana": not a valid image reference prefix`}},
 		{name: "registry with port is valid", flags: map[string]string{"registry": "localhost:5000/romana"}},
 		{name: "digest malformed", set: []string{"datastore.image.digest=sha256:abc"},
 			wantErr: []string{`datastore.image.digest "sha256:abc": not an image digest`}},
@@ -181,7 +181,7 @@ func TestPrecedence(t *testing.T) {
 		ValueFiles: []string{f1, f2},
 		Set:        []string{"services.segments=2", "image.tag=fromset"},
 		SetString:  []string{"image.tag=fromsetstring", "services.apiServer=https://10.0.0.1:6443"},
-		Flags:      map[string]string{"api-server": "https://127.0.0.1:6443"},
+		Flags:      map[string]string{"api-server": "https://127.0.0.1:6443", "api-proxy": "false"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,112 @@
+// Package compat reads the chart's table of Romana image lines (chart/compat.yaml):
+// which tags the chart can drive and what each line cannot do on a given cluster. The
+// chart's romana.validate reads the same file, so Go and helm users get one answer.
+package compat
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"sigs.k8s.io/yaml"
+)
+
+// File is the table's path inside the chart.
+const File = "compat.yaml"
+
+// Line is one line of Romana releases, matched by tag.
+type Line struct {
+	Name  string `json:"name"`
+	Match string `json:"match"`
+	// Drivable says whether this chart can run the line's images at all.
+	Drivable bool `json:"drivable"`
+	// Differs says why a line is not drivable.
+	Differs string `json:"differs,omitempty"`
+	// ServicesParsesNodes is whether run-romana-services takes --nodes.
+	ServicesParsesNodes *bool `json:"servicesParsesNodes,omitempty"`
+	// NetworkPolicyAPI is the group/version the listener watches NetworkPolicies at.
+	NetworkPolicyAPI          string   `json:"networkPolicyAPI,omitempty"`
+	NetworkPolicyAPIRemovedIn string   `json:"networkPolicyAPIRemovedIn,omitempty"`
+	Entrypoints               string   `json:"entrypoints,omitempty"`
+	Notes                     []string `json:"notes,omitempty"`
+
+	re *regexp.Regexp
+}
+
+// Table is the whole file.
+type Table struct {
+	Lines []Line `json:"lines"`
+}
+
+// Load reads the table from a loaded chart.
+func Load(ch *chart.Chart) (*Table, error) {
+	for _, f := range ch.Files {
+		if f.Name == File {
+			return Parse(f.Data)
+		}
+	}
+	return nil, fmt.Errorf("chart %s has no %s", ch.Name(), File)
+}
+
+// Parse reads the table and compiles each line's pattern.
+func Parse(data []byte) (*Table, error) {
+	var t Table
+	if err := yaml.UnmarshalStrict(data, &t); err != nil {
+		return nil, fmt.Errorf("read %s: %w", File, err)
+	}
+	for i := range t.Lines {
+		re, err := regexp.Compile(t.Lines[i].Match)
+		if err != nil {
+			return nil, fmt.Errorf("%s: line %s: %w", File, t.Lines[i].Name, err)
+		}
+		t.Lines[i].re = re
+	}
+	return &t, nil
+}
+
+// For returns the line a tag belongs to; ok is false for a tag of no known line.
+func (t *Table) For(tag string) (Line, bool) {
+	for _, l := range t.Lines {
+		if l.re.MatchString(tag) {
+			return l, true
+		}
+	}
+	return Line{}, false
+}
+
+// Names lists the known lines, for messages.
+func (t *Table) Names() string {
+	var n []string
+	for _, l := range t.Lines {
+		n = append(n, l.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// Markdown renders the table for the README's "What works on which cluster" section.
+func (t *Table) Markdown() string {
+	var b strings.Builder
+	b.WriteString("| Line | Tags | This chart | What differs or does not work |\n|---|---|---|---|\n")
+	for _, l := range t.Lines {
+		drive, what := "refused (exit 2)", l.Differs
+		if l.Drivable {
+			drive = "drives it"
+			var w []string
+			if l.ServicesParsesNodes != nil && !*l.ServicesParsesNodes {
+				w = append(w, "run-romana-services parses no `--nodes` and plans for 256 nodes: `services.nodes` must stay 256")
+			}
+			if l.NetworkPolicyAPI != "" {
+				w = append(w, fmt.Sprintf("the listener watches NetworkPolicies under `%s`, which Kubernetes stopped serving in %s: on every cluster this chart supports, NetworkPolicies are **not enforced** (pre-flight `romana-compat` ‼)", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn))
+			}
+			if l.Entrypoints != "" {
+				w = append(w, "entrypoint options: "+l.Entrypoints)
+			}
+			w = append(w, l.Notes...)
+			what = strings.Join(w, "; ")
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", l.Name, l.Match, drive, what)
+	}
+	b.WriteString("| any other tag | — | accepted (your own build) | unknown: pre-flight `romana-compat` says so (‼) |\n")
+	return b.String()
+}
