@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/values"
 )
@@ -14,6 +15,7 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 	var pre bool
 	var output string
 	var skip []string
+	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "check --pre",
 		Short: "Run the pre-flight checks that install and upgrade run (✓ pass, ‼ warn, ✗ fail)",
@@ -27,6 +29,11 @@ write. Each check prints ✓, ‼ or ✗ with its fix:
   agent-cluster-ip-cidr   ‼ agent.clusterIPCIDR equals that range
   cluster-ip-free         no other Service holds romanaRoot.clusterIP (IPAddress API)
   ownership               no object the chart creates exists outside the release
+  pod-admission           the DaemonSets' pods pass admission (server-side dry run)
+  images-exist            every image of the release is in its registry (✗ when the
+                          registry says it is not there, ‼ when no registry answers)
+  romana-compat           ‼ what the chosen Romana line cannot do on this cluster
+                          (chart/compat.yaml against discovery), or "unknown"
   address-plan            services.cidr overlaps no service range, node IP or podCIDR
   placement               a node matches services.nodeSelector, its taints tolerated
   agent-coverage          ‼ agent.tolerations cover every node's taints
@@ -58,7 +65,8 @@ Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
 				return err
 			}
 			report, err := install.Preflight(cmd.Context(), cr.client.Kube, install.PreflightInput{Namespace: cr.client.Namespace, Env: cr.env,
-				EnvReason: cr.reason, Effective: res.Effective, KubeVersion: cr.chart.Metadata.KubeVersion, Skip: skip, Manifest: rendered.Manifest})
+				EnvReason: cr.reason, Effective: res.Effective, KubeVersion: cr.chart.Metadata.KubeVersion, Skip: skip, Manifest: rendered.Manifest,
+				Chart: cr.chart, Registry: images.Options{Insecure: insecure}})
 			if err != nil {
 				return err
 			}
@@ -80,5 +88,6 @@ Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
 	cmd.Flags().BoolVar(&pre, "pre", false, "run the pre-flight checks")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json|yaml")
 	cmd.Flags().StringArrayVar(&skip, "skip-check", nil, "acknowledge a ‼ check by name (can repeat)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "images-exist: allow plain-HTTP registries (loopback registries are plain HTTP without it)")
 	return cmd
 }

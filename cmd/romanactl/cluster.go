@@ -31,7 +31,7 @@ func addClusterFlags(cmd *cobra.Command) *clusterFlags {
 	fs.BoolVar(&f.atomic, "atomic", true, "on failure, undo: install removes what it created, upgrade rolls back to the last good revision")
 	fs.StringArrayVar(&f.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name (‼ checks only; can repeat)")
 	fs.BoolVar(&f.pinDigests, "pin-digests", false, "resolve every image to its digest now and deploy name@sha256:…, so a re-pushed tag cannot change the cluster")
-	fs.BoolVar(&f.insecure, "insecure", false, "with --pin-digests: allow plain-HTTP registries")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow plain-HTTP registries for --pin-digests and the images-exist check (loopback registries are plain HTTP without it)")
 	return f
 }
 

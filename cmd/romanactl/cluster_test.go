@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -472,7 +473,11 @@ func TestClusterWaitFailsClearlyAndAtomicCleansUp(t *testing.T) {
 
 func TestClusterEnvAutoPicksKubeadm(t *testing.T) {
 	cluster(t)
-	r := mustOK(t, rc(t, "check", "--pre", "-o", "json"))
+	// Two ‼ checks do not depend on the values: romana-compat (v0.9.3 on 1.37, see
+	// TestClusterRomanaCompat) and images-exist (no registry is reachable from here, see
+	// TestClusterImagesExist). Acknowledged, every other check must pass.
+	acked := []string{"romana-compat", "images-exist"}
+	r := mustOK(t, rc(t, "check", "--pre", "-o", "json", "--skip-check", acked[0], "--skip-check", acked[1]))
 	var rep install.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
@@ -482,7 +487,7 @@ func TestClusterEnvAutoPicksKubeadm(t *testing.T) {
 	}
 	found := false
 	for _, c := range rep.Checks {
-		if c.Severity != install.Pass {
+		if want := install.Pass; c.Severity != want && !(slices.Contains(acked, c.Name) && c.Severity == install.Skipped) {
 			t.Errorf("check %s: %s %s", c.Name, c.Severity, c.Message)
 		}
 		found = found || (c.Name == "environment" && strings.Contains(c.Message, "kubeadm-config exists"))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/values"
 )
@@ -58,6 +59,7 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 				return err
 			}
 			opts := cr.opts
+			cr.client.Registry = images.Options{Insecure: cf.insecure}
 			res, err := values.Resolve(ch, opts)
 			if err != nil {
 				return err

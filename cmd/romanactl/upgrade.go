@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/install"
 )
 
@@ -33,6 +34,7 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 			if err != nil {
 				return err
 			}
+			cr.client.Registry = images.Options{Insecure: cf.insecure}
 			uo := install.UpgradeOptions{Chart: cr.chart, Values: cr.opts, ResetValues: reset, Env: cr.env, EnvReason: cr.reason,
 				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip}
 			if cf.pinDigests {

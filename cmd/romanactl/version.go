@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/romana/romanactl/internal/compat"
 )
 
 // version is stamped by the Makefile (-X main.version=...).
@@ -18,14 +20,20 @@ type versionInfo struct {
 	AppVersion   string `json:"appVersion"`
 	HelmSDK      string `json:"helmSDK"`
 	GoVersion    string `json:"goVersion"`
+	// Romana is the line of the chart's appVersion, from chart/compat.yaml.
+	Romana *compat.Line `json:"romana,omitempty"`
 }
 
 func newVersionCmd(o *rootOptions) *cobra.Command {
 	var output string
+	var table bool
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print romanactl's version, the embedded chart's, and the Helm SDK's",
-		Args:  noArgs,
+		Short: "Print romanactl's version, the embedded chart's, the Helm SDK's, and what the Romana line can do",
+		Long: `Print romanactl's version, the embedded chart's, the Helm SDK's, and what the chart's
+Romana line (its appVersion) cannot do, from the chart's table of lines (compat.yaml).
+--compat prints that whole table, as the README's "What works on which cluster" shows it.`,
+		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
 				return err
@@ -34,15 +42,43 @@ func newVersionCmd(o *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			t, err := compat.Load(ch)
+			if err != nil {
+				return err
+			}
+			if table {
+				if output != "text" {
+					return printStructured(o.out, output, t)
+				}
+				fmt.Fprint(o.out, t.Markdown())
+				return nil
+			}
 			info := versionInfo{Version: version, ChartVersion: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, HelmSDK: helmSDKVersion(), GoVersion: runtime.Version()}
+			if l, ok := t.For(ch.Metadata.AppVersion); ok {
+				info.Romana = &l
+			}
 			if output != "text" {
 				return printStructured(o.out, output, info)
 			}
 			fmt.Fprintf(o.out, "romanactl %s (chart romana %s, Romana %s, Helm SDK %s, %s)\n", info.Version, info.ChartVersion, info.AppVersion, info.HelmSDK, info.GoVersion)
+			if l := info.Romana; l != nil {
+				fmt.Fprintf(o.out, "Romana %s is of the %s line:\n", info.AppVersion, l.Name)
+				if l.NetworkPolicyAPI != "" {
+					fmt.Fprintf(o.out, "  - its listener watches NetworkPolicies under %s, which Kubernetes stopped serving in %s: NetworkPolicies are not enforced on the clusters this chart supports\n", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn)
+				}
+				if l.ServicesParsesNodes != nil && !*l.ServicesParsesNodes {
+					fmt.Fprintln(o.out, "  - run-romana-services parses no --nodes: the address plan is always for 256 nodes")
+				}
+				for _, n := range l.Notes {
+					fmt.Fprintf(o.out, "  - %s\n", n)
+				}
+			}
+			fmt.Fprintln(o.out, "Every line: romanactl version --compat")
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json|yaml")
+	cmd.Flags().BoolVar(&table, "compat", false, "print the table of Romana lines: which tags this chart drives and what each cannot do")
 	return cmd
 }
 

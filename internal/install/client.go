@@ -8,6 +8,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -25,6 +26,8 @@ type Client struct {
 	// Command is what the release's Lease records this process runs, e.g.
 	// "upgrade --tag=v0.9.3".
 	Command string
+	// Registry is how the pre-flight's images-exist reaches registries (--insecure).
+	Registry images.Options
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).

@@ -212,7 +212,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 	}
 	report, err := Preflight(ctx, c.Kube, PreflightInput{
 		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
-		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest,
+		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest, Chart: ch, Registry: c.Registry,
 	})
 	if err != nil {
 		return nil, err

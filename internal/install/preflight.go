@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,8 +22,10 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 
+	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -93,11 +96,11 @@ func (e *PreflightError) Unwrap() error {
 }
 
 // WarnChecks are the ‼ checks, the only ones --skip-check accepts.
-var WarnChecks = []string{"agent-cluster-ip-cidr", "agent-coverage", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
+var WarnChecks = []string{"agent-cluster-ip-cidr", "agent-coverage", "romana-compat", "images-exist", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // AllChecks names every check, for messages.
 var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free", "ownership", "pod-admission",
-	"address-plan", "placement", "agent-coverage", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
+	"images-exist", "romana-compat", "address-plan", "placement", "agent-coverage", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
 
 // CheckSkips validates --skip-check names: unknown names and ✗-kind checks are refused.
 func CheckSkips(skips []string) error {
@@ -125,9 +128,18 @@ type PreflightInput struct {
 	// Skip are the ‼ checks the user acknowledged (--skip-check).
 	Skip []string
 	// Manifest is the rendered release; its DaemonSets' pod templates are sent to the
-	// API server as Pods with a server-side dry run (pod-admission). Empty skips it.
+	// API server as Pods with a server-side dry run (pod-admission), and its images are
+	// looked up in their registries (images-exist). Empty skips both.
 	Manifest string
+	// Chart is the chart being installed: its compat.yaml and appVersion say what the
+	// chosen Romana line can do on this cluster (romana-compat). Nil skips the check.
+	Chart *chart.Chart
+	// Registry is how images-exist reaches registries (--insecure, test transports).
+	Registry images.Options
 }
+
+// registryDeadline bounds images-exist: an air-gapped cluster costs this much, once.
+const registryDeadline = 5 * time.Second
 
 // Preflight runs every check against the live cluster. It only reads (and makes
 // server-side dry-run requests, which write nothing).
@@ -187,6 +199,10 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 	add(ownership(ctx, cs, in.Namespace))
 	if in.Manifest != "" {
 		add(podAdmission(ctx, cs, in.Namespace, in.Manifest))
+		add(imagesExist(ctx, in.Manifest, in.Registry))
+	}
+	if in.Chart != nil {
+		add(romanaCompat(cs, in.Chart, str("image.tag"), sv.GitVersion))
 	}
 
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

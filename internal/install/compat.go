@@ -1,0 +1,105 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/romana/romanactl/internal/compat"
+	"github.com/romana/romanactl/internal/images"
+)
+
+// romanaCompat (‼) says what the chosen Romana line cannot do on this cluster, from the
+// chart's compat.yaml and the cluster's discovery: today, whether the API group its
+// listener watches NetworkPolicies at is served. A tag of no known line is "unknown",
+// never a pass.
+func romanaCompat(cs kubernetes.Interface, ch *chart.Chart, tag, clusterVersion string) Check {
+	if tag == "" {
+		tag = ch.Metadata.AppVersion
+	}
+	table, err := compat.Load(ch)
+	if err != nil {
+		return Check{Name: "romana-compat", Severity: Warn, Message: "cannot read the chart's compatibility table: " + err.Error()}
+	}
+	line, known := table.For(tag)
+	switch {
+	case !known:
+		return Check{Name: "romana-compat", Severity: Warn,
+			Message: fmt.Sprintf("unknown: tag %s belongs to no Romana line romanactl knows (%s), so what it can do on this cluster (%s) is unknown", tag, table.Names(), clusterVersion),
+			Fix:     "check your build against the README's \"What works on which cluster\", then --skip-check romana-compat"}
+	case !line.Drivable:
+		return Check{Name: "romana-compat", Severity: Fail, Message: fmt.Sprintf("tag %s is of the %s line, which this chart cannot drive: %s", tag, line.Name, line.Differs),
+			Fix: "use a tag of the v0.9.3 line"}
+	case line.NetworkPolicyAPI == "":
+		return Check{Name: "romana-compat", Severity: Pass, Message: fmt.Sprintf("tag %s (line %s): nothing known to be missing on %s", tag, line.Name, clusterVersion)}
+	}
+	served, err := servesResource(cs, line.NetworkPolicyAPI, "networkpolicies")
+	switch {
+	case err != nil:
+		return Check{Name: "romana-compat", Severity: Warn,
+			Message: fmt.Sprintf("tag %s (line %s) watches NetworkPolicies under %s; cannot tell whether this cluster serves it: %v", tag, line.Name, line.NetworkPolicyAPI, err)}
+	case !served:
+		return Check{Name: "romana-compat", Severity: Warn,
+			Message: fmt.Sprintf("tag %s (line %s): its listener watches NetworkPolicies under %s, which this cluster (%s) does not serve (Kubernetes stopped in %s): NetworkPolicies will NOT be enforced; pod addresses and routes work",
+				tag, line.Name, line.NetworkPolicyAPI, clusterVersion, line.NetworkPolicyAPIRemovedIn),
+			Fix: "enforce NetworkPolicies another way, or acknowledge it with --skip-check romana-compat"}
+	}
+	return Check{Name: "romana-compat", Severity: Pass, Message: fmt.Sprintf("tag %s (line %s): this cluster serves NetworkPolicies under %s, which its listener watches", tag, line.Name, line.NetworkPolicyAPI)}
+}
+
+// servesResource asks discovery whether groupVersion serves resource. A group-version
+// the cluster does not know at all is "not served", not an error.
+func servesResource(cs kubernetes.Interface, groupVersion, resource string) (bool, error) {
+	list, err := cs.Discovery().ServerResourcesForGroupVersion(groupVersion)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == resource }), nil
+}
+
+// imagesExist (✗/‼) asks each image's registry whether the release's images exist,
+// before anything is written: a tag that is not there is ✗ (every pod would sit in
+// ImagePullBackOff); a registry that cannot be reached is ‼ (air-gapped clusters pull
+// from mirrors romanactl may not see).
+func imagesExist(ctx context.Context, manifest string, o images.Options) Check {
+	imgs, err := images.List(manifest)
+	if err != nil || len(imgs) == 0 {
+		return Check{Name: "images-exist", Severity: Warn, Message: fmt.Sprintf("cannot list the release's images: %v", err)}
+	}
+	refs := make([]string, len(imgs))
+	for i, im := range imgs {
+		refs[i] = im.Image
+	}
+	ctx, cancel := context.WithTimeout(ctx, registryDeadline)
+	defer cancel()
+	var missing, unconfirmed []string
+	for _, f := range images.Exists(ctx, refs, o) {
+		switch f.Presence {
+		case images.Missing:
+			missing = append(missing, fmt.Sprintf("%s (%s)", f.Image, f.Detail))
+		case images.Unconfirmed:
+			unconfirmed = append(unconfirmed, fmt.Sprintf("%s (%s)", f.Image, f.Detail))
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return Check{Name: "images-exist", Severity: Fail,
+			Message: "not in the registry: " + strings.Join(missing, "; "),
+			Fix:     "pick a tag that exists (--tag), push the images (romanactl images mirror), or fix --registry"}
+	case len(unconfirmed) > 0:
+		return Check{Name: "images-exist", Severity: Warn,
+			Message: fmt.Sprintf("could not confirm %d of %d images (no registry answer; an air-gapped cluster may pull from a mirror): %s", len(unconfirmed), len(refs), strings.Join(unconfirmed, "; ")),
+			Fix:     "make sure the nodes can pull them, then --skip-check images-exist"}
+	}
+	return Check{Name: "images-exist", Severity: Pass, Message: fmt.Sprintf("all %d images exist in their registries", len(refs))}
+}
