@@ -124,6 +124,16 @@ func TestStaticPod(t *testing.T) {
 	if !strings.Contains(r.stderr, "/etc/kubernetes/manifests/romana-services.yaml") || !strings.Contains(r.stderr, "get secret romana-datastore") {
 		t.Errorf("stderr lacks the static Pod instructions:\n%s", r.stderr)
 	}
+	// A static Pod has no ServiceAccount: its API proxy reads a host kubeconfig, and the
+	// instructions say how to make one.
+	if !strings.Contains(last, "--kubeconfig=/etc/romana/api-proxy.kubeconfig") || !strings.Contains(last, "path: /etc/romana/api-proxy.kubeconfig") ||
+		!strings.Contains(r.stderr, "create token romana-services") {
+		t.Errorf("the static Pod's API proxy has no kubeconfig, or the instructions lack it:\n%s\n%s", last, r.stderr)
+	}
+	r = run(t, "template", "--services-as=static-pod", "--api-proxy=false", "--api-server=http://10.0.0.1:8080")
+	if strings.Contains(r.stdout, "romana-api-proxy") || strings.Contains(r.stderr, "create token") {
+		t.Errorf("--api-proxy=false still deploys or documents the proxy:\n%s", r.stderr)
+	}
 }
 
 func TestExitCodes(t *testing.T) {

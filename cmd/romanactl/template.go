@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/values"
 )
 
 func newTemplateCmd(o *rootOptions) *cobra.Command {
@@ -51,12 +53,25 @@ datastore password goes to stderr.`,
 
 func staticPodHelp(vals map[string]any, ns string) string {
 	file := lookupString(vals, "services.passwordFile")
-	return fmt.Sprintf(`romana-services as a static Pod: the last document above is not part of the release.
+	step := 2
+	var b strings.Builder
+	fmt.Fprintf(&b, `romana-services as a static Pod: the last document above is not part of the release.
 On each control-plane node:
   1. write the datastore password to %[1]s (mode 0600). After install, copy the
      generated one from the release's Secret:
        kubectl -n %[2]s get secret romana-datastore -o jsonpath='{.data.password}' | base64 -d > %[1]s
        chmod 0600 %[1]s
-  2. save the Pod document as /etc/kubernetes/manifests/romana-services.yaml
 `, file, ns)
+	if enabled, _ := values.Lookup(vals, "apiProxy.enabled"); enabled == true {
+		// A static Pod has no ServiceAccount: the proxy needs the romana-services
+		// ServiceAccount's credentials in a host kubeconfig.
+		fmt.Fprintf(&b, `  %[1]d. write a kubeconfig for the API proxy to %[2]s (mode 0600) with the
+     romana-services ServiceAccount's token, the cluster's CA and the API server's address:
+       kubectl -n %[3]s create token romana-services --duration=8760h
+     (renew it before it expires, then restart the pod)
+`, step, lookupString(vals, "apiProxy.kubeconfigFile"), ns)
+		step++
+	}
+	fmt.Fprintf(&b, "  %d. save the Pod document as /etc/kubernetes/manifests/romana-services.yaml\n", step)
+	return b.String()
 }
