@@ -3,26 +3,30 @@ package main
 import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	helmvalues "helm.sh/helm/v3/pkg/cli/values"
 
 	"github.com/romana/romanactl/internal/values"
 )
 
 // valuesFlags are the flags that choose values, shared by every command that renders.
 type valuesFlags struct {
-	env        string
-	valueFiles []string
-	set        []string
-	setString  []string
-	dedicated  map[string]*string
+	env       string
+	helm      helmvalues.Options
+	dedicated map[string]*string
 }
 
 func addValuesFlags(cmd *cobra.Command, o *rootOptions, defaultEnv string) *valuesFlags {
 	v := &valuesFlags{dedicated: map[string]*string{}}
 	fs := cmd.Flags()
 	fs.StringVar(&v.env, "env", defaultEnv, "environment: a values file in the chart (see `romanactl envs`): kubeadm, kops or custom")
-	fs.StringArrayVarP(&v.valueFiles, "values", "f", nil, "values file, like helm's -f (can repeat; later files win)")
-	fs.StringArrayVar(&v.set, "set", nil, "set a chart value, like helm's --set key=value (can repeat)")
-	fs.StringArrayVar(&v.setString, "set-string", nil, "set a chart value as a string, like helm's --set-string (can repeat)")
+	// Helm's own value flags, read by Helm's own code (pkg/cli/values), with helm's
+	// names and meanings.
+	fs.StringSliceVarP(&v.helm.ValueFiles, "values", "f", nil, "values file or http(s) URL, - for stdin, like helm's -f (can repeat; later files win)")
+	fs.StringArrayVar(&v.helm.Values, "set", nil, "set a chart value, like helm's --set key1=val1,key2=val2 (can repeat)")
+	fs.StringArrayVar(&v.helm.StringValues, "set-string", nil, "set a chart value as a string, like helm's --set-string (can repeat)")
+	fs.StringArrayVar(&v.helm.FileValues, "set-file", nil, "set a chart value from a file's content, like helm's --set-file key=path (can repeat)")
+	fs.StringArrayVar(&v.helm.JSONValues, "set-json", nil, "set a chart value from JSON, like helm's --set-json 'key=[{\"a\":1}]' (can repeat)")
+	fs.StringArrayVar(&v.helm.LiteralValues, "set-literal", nil, "set a chart value to a literal string, no escaping or splitting, like helm's --set-literal (can repeat)")
 	for _, f := range values.Flags {
 		p := fs.String(f.Name, "", f.Usage)
 		if f.Kind == values.Bool {
@@ -45,7 +49,7 @@ func addValuesFlags(cmd *cobra.Command, o *rootOptions, defaultEnv string) *valu
 
 // options returns the values.Options for the flags the user gave.
 func (v *valuesFlags) options(fs *pflag.FlagSet) values.Options {
-	o := values.Options{Env: v.env, ValueFiles: v.valueFiles, Set: v.set, SetString: v.setString, Flags: map[string]string{}}
+	o := values.Options{Env: v.env, Helm: v.helm, Flags: map[string]string{}}
 	for name, p := range v.dedicated {
 		if fs.Changed(name) {
 			o.Flags[name] = *p

@@ -2,6 +2,7 @@ package install
 
 import (
 	"encoding/base64"
+	helmvalues "helm.sh/helm/v3/pkg/cli/values"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestServicesContainerRunsAsTheImageExpects(t *testing.T) {
 	}
 	for _, form := range []string{"daemonSet", "staticPod"} {
 		t.Run(form, func(t *testing.T) {
-			res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Set: []string{"services.deploy=" + form}})
+			res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Helm: helmvalues.Options{Values: []string{"services.deploy=" + form}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +131,7 @@ func TestDatastoreListensOnLoopbackOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, form := range []string{"daemonSet", "staticPod"} {
-		res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Set: []string{"services.deploy=" + form}})
+		res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Helm: helmvalues.Options{Values: []string{"services.deploy=" + form}}})
 		if err != nil {
 			t.Fatal(err)
 		}

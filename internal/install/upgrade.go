@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/romana/romanactl/internal/values"
@@ -56,7 +57,7 @@ func UpgradeValues(ch *chart.Chart, last map[string]any, o values.Options, reset
 	}
 	supplied := given
 	if !reset {
-		supplied = values.MergeMaps(withoutDigests(last), given)
+		supplied = values.Layer(withoutDigests(last), given)
 	}
 	effective, err := values.Effective(ch, supplied)
 	if err != nil {
@@ -72,23 +73,9 @@ func UpgradeValues(ch *chart.Chart, last map[string]any, o values.Options, reset
 // of that revision's tags, so reusing them would silently undo a new --tag. An upgrade
 // pins again only with --pin-digests.
 func withoutDigests(config map[string]any) map[string]any {
-	out := values.MergeMaps(config, nil)
+	out := values.Layer(config, nil)
 	for _, k := range values.DigestKeys {
-		parts := strings.Split(k, ".")
-		m := out
-		for i, p := range parts {
-			if i == len(parts)-1 {
-				delete(m, p)
-				break
-			}
-			next, ok := m[p].(map[string]any)
-			if !ok {
-				break
-			}
-			cp := values.MergeMaps(next, nil)
-			m[p] = cp
-			m = cp
-		}
+		unstructured.RemoveNestedField(out, strings.Split(k, ".")...)
 	}
 	return out
 }

@@ -2,24 +2,25 @@ package values
 
 import (
 	"fmt"
-	"os"
+	"regexp"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/strvals"
-	"sigs.k8s.io/yaml"
+	helmvalues "helm.sh/helm/v3/pkg/cli/values"
+	"helm.sh/helm/v3/pkg/getter"
 )
 
 // Options are the user's values, layer by layer. Precedence, weakest first: chart
-// defaults < environment file < ValueFiles (in order) < Set < SetString < Flags.
+// defaults < environment file < Helm's value flags (-f files in order, then --set-json,
+// --set, --set-string, --set-file, --set-literal, as helm applies them) < Flags <
+// Overrides.
 type Options struct {
 	// Env names an environment file in the chart; "" means none (chart defaults only).
 	Env string
-	// ValueFiles are -f/--values files, merged in order.
-	ValueFiles []string
-	// Set and SetString are --set and --set-string expressions.
-	Set       []string
-	SetString []string
+	// Helm are helm's own value flags, read by Helm's own code: -f - reads stdin, -f
+	// and --set-file take http(s) URLs.
+	Helm helmvalues.Options
 	// Flags maps a dedicated flag's name (see Flags) to its text, for the flags the
 	// user actually gave.
 	Flags map[string]string
@@ -27,6 +28,9 @@ type Options struct {
 	// --pin-digests resolves).
 	Overrides map[string]any
 }
+
+// getters fetch -f and --set-file URLs, as helm's do (http and https; no plugins).
+var getters = getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
 
 // Supplied merges the layers above the chart defaults into the values the user
 // supplied. This is what a Helm release stores as its config, so a later upgrade can
@@ -44,27 +48,11 @@ func Supplied(ch *chart.Chart, o Options) (map[string]any, error) {
 		}
 		vals = ev
 	}
-	for _, f := range o.ValueFiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, Inputf("-f %s: %w", f, err)
-		}
-		fv := map[string]any{}
-		if err := yaml.Unmarshal(data, &fv); err != nil {
-			return nil, Inputf("-f %s: not a YAML map of values: %w", f, err)
-		}
-		vals = MergeMaps(vals, fv)
+	user, err := o.Helm.MergeValues(getters)
+	if err != nil {
+		return nil, &InputError{Err: blame(o.Helm, err)}
 	}
-	for _, s := range o.Set {
-		if err := strvals.ParseInto(s, vals); err != nil {
-			return nil, Inputf("--set %q: %w", s, err)
-		}
-	}
-	for _, s := range o.SetString {
-		if err := strvals.ParseIntoString(s, vals); err != nil {
-			return nil, Inputf("--set-string %q: %w", s, err)
-		}
-	}
+	vals = Layer(vals, user)
 	for _, f := range Flags {
 		text, ok := o.Flags[f.Name]
 		if !ok {
@@ -80,6 +68,78 @@ func Supplied(ch *chart.Chart, o Options) (map[string]any, error) {
 	return vals, nil
 }
 
+// blame finds which value flag Helm's MergeValues failed on, by trying each alone, and
+// words the error with that flag and its text: helm's own message names neither the
+// file it could not read nor the --set it could not parse.
+func blame(h helmvalues.Options, err error) error {
+	one := func(o helmvalues.Options) error { _, e := o.MergeValues(getters); return e }
+	try := func(flag string, items []string, mk func(string) helmvalues.Options) error {
+		for _, it := range items {
+			if e := one(mk(it)); e != nil {
+				if flag == "-f" {
+					return fmt.Errorf("-f %s: %s", it, helmReason(e)) // a path, as the user typed it
+				}
+				return fmt.Errorf("%s %q: %s", flag, it, helmReason(e))
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		flag  string
+		items []string
+		mk    func(string) helmvalues.Options
+	}{
+		{"-f", h.ValueFiles, func(s string) helmvalues.Options { return helmvalues.Options{ValueFiles: []string{s}} }},
+		{"--set-json", h.JSONValues, func(s string) helmvalues.Options { return helmvalues.Options{JSONValues: []string{s}} }},
+		{"--set", h.Values, func(s string) helmvalues.Options { return helmvalues.Options{Values: []string{s}} }},
+		{"--set-string", h.StringValues, func(s string) helmvalues.Options { return helmvalues.Options{StringValues: []string{s}} }},
+		{"--set-file", h.FileValues, func(s string) helmvalues.Options { return helmvalues.Options{FileValues: []string{s}} }},
+		{"--set-literal", h.LiteralValues, func(s string) helmvalues.Options { return helmvalues.Options{LiteralValues: []string{s}} }},
+	} {
+		if e := try(c.flag, c.items, c.mk); e != nil {
+			return e
+		}
+	}
+	// Only together do they fail (e.g. stdin read twice): Helm's words, cleaned.
+	return fmt.Errorf("%s", helmReason(err))
+}
+
+// unmarshalTypeRE finds what a values file held instead of a map, in encoding/json's words.
+var unmarshalTypeRE = regexp.MustCompile(`cannot unmarshal (\w+) into Go value of type map`)
+
+// helmReason strips Helm's "failed parsing --set data:" framing and Go's "open PATH:".
+func helmReason(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"failed parsing --set-json data", "failed parsing --set-string data: ", "failed parsing --set-file data: ",
+		"failed parsing --set-literal data: ", "failed parsing --set data: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	if msg == "" || strings.HasPrefix(msg, " ") {
+		return "not valid JSON after key= (e.g. --set-json 'key=[1,2]')"
+	}
+	if rest, ok := strings.CutPrefix(msg, "failed to parse "); ok {
+		if _, why, ok := strings.Cut(rest, ": "); ok {
+			if m := unmarshalTypeRE.FindStringSubmatch(why); m != nil {
+				return fmt.Sprintf("not a YAML map of values: it holds a %s", m[1])
+			}
+			why = strings.TrimPrefix(why, "error converting YAML to JSON: ")
+			return "not a YAML map of values: " + why
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, "open "); ok {
+		if _, why, ok := strings.Cut(rest, ": "); ok {
+			return "cannot read the file: " + why
+		}
+	}
+	return msg
+}
+
+// Layer returns over laid on base, recursively for maps (over wins): helm's -f
+// semantics, computed by Helm's chartutil.MergeTables on copies.
+func Layer(base, over map[string]any) map[string]any {
+	return chartutil.MergeTables(copyMap(over), copyMap(base))
+}
+
 // Effective returns the chart defaults coalesced with the supplied values: what the
 // templates see as .Values.
 func Effective(ch *chart.Chart, supplied map[string]any) (map[string]any, error) {
@@ -88,24 +148,6 @@ func Effective(ch *chart.Chart, supplied map[string]any) (map[string]any, error)
 		return nil, fmt.Errorf("merge values: %w", err)
 	}
 	return v.AsMap(), nil
-}
-
-// MergeMaps merges b into a, recursively for maps; b wins. It is Helm's -f semantics.
-func MergeMaps(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		if bv, ok := v.(map[string]any); ok {
-			if av, ok := out[k].(map[string]any); ok {
-				out[k] = MergeMaps(av, bv)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // setPath sets a dotted key in vals, creating maps on the way. Dedicated flags write

@@ -2,6 +2,7 @@ package values_test
 
 import (
 	"errors"
+	helmvalues "helm.sh/helm/v3/pkg/cli/values"
 	"strings"
 	"testing"
 
@@ -140,7 +141,7 @@ func TestValidateRules(t *testing.T) {
 			if env == "" && !strings.HasPrefix(tt.name, "no env") {
 				env = "kubeadm"
 			}
-			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Set: tt.set, SetString: tt.setString})
+			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Helm: helmvalues.Options{Values: tt.set, StringValues: tt.setString}})
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("want valid, got: %v", err)
@@ -177,11 +178,13 @@ func TestPrecedence(t *testing.T) {
 	f1 := writeFile(t, dir, "a.yaml", "services:\n  nodes: 64\n  namespaces: 8\n  segments: 8\n")
 	f2 := writeFile(t, dir, "b.yaml", "services:\n  namespaces: 4\n")
 	res, err := values.Resolve(ch, values.Options{
-		Env:        "kops",
-		ValueFiles: []string{f1, f2},
-		Set:        []string{"services.segments=2", "image.tag=fromset"},
-		SetString:  []string{"image.tag=fromsetstring", "services.apiServer=https://10.0.0.1:6443"},
-		Flags:      map[string]string{"api-server": "https://127.0.0.1:6443", "api-proxy": "false"},
+		Env: "kops",
+		Helm: helmvalues.Options{
+			ValueFiles:   []string{f1, f2},
+			Values:       []string{"services.segments=2", "image.tag=fromset"},
+			StringValues: []string{"image.tag=fromsetstring", "services.apiServer=https://10.0.0.1:6443"},
+		},
+		Flags: map[string]string{"api-server": "https://127.0.0.1:6443", "api-proxy": "false"},
 	})
 	if err != nil {
 		t.Fatal(err)
