@@ -148,6 +148,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"templat"}, 2, `unknown command "templat"`},
 		{[]string{"template", "--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"template", "extra-arg"}, 2, "takes no arguments"},
+		{[]string{"template", "--nat", "false"}, 2, "a space does not give a true|false flag its value; write --nat=false"},
+		{[]string{"template", "--pod-to-host", "true"}, 2, "write --pod-to-host=true"},
 		{[]string{"template", "--env=nope"}, 2, "known: custom, kops, kubeadm"},
 		{[]string{"template", "--cidr=10.192.0.1/10"}, 2, "use 10.192.0.0/10"},
 		{[]string{"template", "--set", "services.cidrr=10.0.0.0/8"}, 2, "did you mean services.cidr?"},

@@ -134,6 +134,22 @@ type usageError struct{ error }
 
 // noArgs rejects positional arguments as an input error.
 func noArgs(cmd *cobra.Command, args []string) error {
+	// `--nat false` parses as --nat (true) and an argument "false": say how to write it.
+	for _, a := range args {
+		if a == "true" || a == "false" {
+			var flags []string
+			cmd.Flags().VisitAll(func(f *pflag.Flag) {
+				if f.NoOptDefVal == "true" && cmd.Flags().Changed(f.Name) {
+					flags = append(flags, "--"+f.Name+"="+a)
+				}
+			})
+			fix := "write a true|false flag's value with '=', e.g. --nat=" + a
+			if len(flags) > 0 {
+				fix = "write " + strings.Join(flags, " or ")
+			}
+			return &usageError{fmt.Errorf("%q is an argument here, not a flag's value: a space does not give a true|false flag its value; %s", a, fix)}
+		}
+	}
 	if len(args) > 0 {
 		return &usageError{fmt.Errorf("%q takes no arguments, got %q\nSee '%s --help'", cmd.CommandPath(), args, cmd.CommandPath())}
 	}

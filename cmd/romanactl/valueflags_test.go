@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -90,4 +91,29 @@ func runWithStdin(t *testing.T, bin, dir, stdin string, args ...string) (string,
 		return out.String() + errb.String(), err
 	}
 	return out.String(), nil
+}
+
+// TestManyProblemsBoundedOutput: a values file with 100k unknown keys gets the first 20
+// problems and a count of the rest, not megabytes of errors.
+func TestManyProblemsBoundedOutput(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 100000 {
+		fmt.Fprintf(&b, "  unknownKey%d: 1\n", i)
+	}
+	f := filepath.Join(t.TempDir(), "many.yaml")
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "template", "-f", f)
+	if r.code != 2 || !strings.Contains(r.stderr, "100000 invalid value(s):") || !strings.Contains(r.stderr, "… and 99980 more") {
+		t.Fatalf("exit %d:\n%.2000s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "\n  - "); n != 20 || len(r.stderr) > 8000 {
+		t.Errorf("%d problems shown in %d bytes, want 20", n, len(r.stderr))
+	}
+	// The shown ones are the first by key, so the output is the same every run.
+	if !strings.Contains(r.stderr, "services.unknownKey0: unknown key") {
+		t.Errorf("not sorted by key:\n%.500s", r.stderr)
+	}
 }

@@ -41,12 +41,22 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// MaxShown bounds the problems a ValidationError prints: a values file with thousands
+// of unknown keys must not print megabytes. The count is always the whole.
+const MaxShown = 20
+
 func (e *ValidationError) Error() string {
-	lines := make([]string, len(e.Problems))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d invalid value(s):", len(e.Problems))
 	for i, p := range e.Problems {
-		lines[i] = "  - " + p.String()
+		if i == MaxShown {
+			fmt.Fprintf(&b, "\n  … and %d more", len(e.Problems)-MaxShown)
+			break
+		}
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
 	}
-	return fmt.Sprintf("%d invalid value(s):\n%s", len(e.Problems), strings.Join(lines, "\n"))
+	return b.String()
 }
 
 // InputError marks an error caused by what the user gave (a flag, a file, a value),

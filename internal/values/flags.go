@@ -70,6 +70,9 @@ var servicesAs = map[string]string{"daemonset": "daemonSet", "static-pod": "stat
 
 // flagValue converts a flag's text to the value stored at its keys.
 func (f Flag) value(text string) any {
+	// Every dedicated flag drops the whitespace around its text the same way (a shell
+	// quoting slip), so " 10.0.0.0/8" and "16 " mean what they say.
+	text = strings.TrimSpace(text)
 	switch f.Kind {
 	case Int:
 		if n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64); err == nil {

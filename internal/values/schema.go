@@ -34,9 +34,18 @@ func unknownKeys(ch *chart.Chart, supplied map[string]any) ([]Problem, error) {
 	root.resolveRefs(root.Defs, 0)
 	var known []string
 	collectPaths(&root, "", &known)
-	var problems []Problem
-	walkUnknown(&root, "", supplied, known, &problems)
-	sort.Slice(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
+	var found []unknownKey
+	walkUnknown(&root, "", supplied, &found)
+	sort.Slice(found, func(i, j int) bool { return found[i].key < found[j].key })
+	problems := make([]Problem, len(found))
+	for i, u := range found {
+		problems[i] = Problem{Key: u.key, Reason: "unknown key"}
+		// A suggestion costs an edit distance against every known key: only the
+		// problems that will be shown get one, so 100k unknown keys stay fast.
+		if i < MaxShown {
+			problems[i].Fix = u.fix(known)
+		}
+	}
 	return problems, nil
 }
 
@@ -66,7 +75,24 @@ func collectPaths(n *schemaNode, prefix string, out *[]string) {
 	}
 }
 
-func walkUnknown(n *schemaNode, prefix string, v any, known []string, out *[]Problem) {
+// unknownKey is a key the schema does not know, with where it was found.
+type unknownKey struct {
+	key, prefix string
+	parent      *schemaNode
+}
+
+// fix suggests the closest known key, or lists the keys known where it was found.
+func (u unknownKey) fix(known []string) string {
+	switch s := suggest(u.key, known); {
+	case s != "":
+		return fmt.Sprintf("did you mean %s?", s)
+	case u.prefix == "":
+		return "see `romanactl values` for every key"
+	}
+	return fmt.Sprintf("known keys under %s: %s", u.prefix, strings.Join(sortedKeys(u.parent.Properties), ", "))
+}
+
+func walkUnknown(n *schemaNode, prefix string, v any, out *[]unknownKey) {
 	switch v := v.(type) {
 	case map[string]any:
 		if n.Properties == nil {
@@ -75,26 +101,17 @@ func walkUnknown(n *schemaNode, prefix string, v any, known []string, out *[]Pro
 		for k, child := range v {
 			p := join(prefix, k)
 			if sn, ok := n.Properties[k]; ok {
-				walkUnknown(sn, p, child, known, out)
+				walkUnknown(sn, p, child, out)
 				continue
 			}
-			if !n.closed() {
-				continue
+			if n.closed() {
+				*out = append(*out, unknownKey{key: p, prefix: prefix, parent: n})
 			}
-			pr := Problem{Key: p, Reason: "unknown key"}
-			if s := suggest(p, known); s != "" {
-				pr.Fix = fmt.Sprintf("did you mean %s?", s)
-			} else if prefix == "" {
-				pr.Fix = "see `romanactl values` for every key"
-			} else {
-				pr.Fix = fmt.Sprintf("known keys under %s: %s", prefix, strings.Join(sortedKeys(n.Properties), ", "))
-			}
-			*out = append(*out, pr)
 		}
 	case []any:
 		if n.Items != nil {
 			for i, item := range v {
-				walkUnknown(n.Items, fmt.Sprintf("%s[%d]", prefix, i), item, known, out)
+				walkUnknown(n.Items, fmt.Sprintf("%s[%d]", prefix, i), item, out)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package values
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -262,7 +263,7 @@ func (c *checker) str(key string) (string, bool) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		c.add(key, fmt.Sprint(v), fmt.Sprintf("must be a string, not %T", v), "quote it in YAML, or use --set-string")
+		c.add(key, show(v), "must be a string, not "+kindOf(v), "quote it in YAML, or use --set-string")
 		return "", false
 	}
 	return s, true
@@ -277,8 +278,12 @@ func (c *checker) integer(key string, lo, hi int64) (int64, bool) {
 	case int:
 		n = int64(x)
 	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			c.add(key, fmt.Sprint(v), "must be a whole number", fmt.Sprintf("e.g. --set %s=%d", key, int64(x)))
+		if math.Abs(x) >= 1<<63 {
+			c.add(key, show(v), fmt.Sprintf("too large: at most %d", hi), "give a value in that range")
+			return 0, false
+		}
+		if x != math.Trunc(x) {
+			c.add(key, show(v), "must be a whole number", fmt.Sprintf("e.g. --set %s=%d", key, int64(x)))
 			return 0, false
 		}
 		n = int64(x)
@@ -287,13 +292,15 @@ func (c *checker) integer(key string, lo, hi int64) (int64, bool) {
 		// string here is either unparseable or quoted in a file or --set-string, which
 		// the schema (and so helm) refuses too.
 		reason := "must be a positive integer"
-		if _, err := strconv.ParseInt(x, 10, 64); err == nil {
+		if _, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
 			reason = "must be a number, not a string"
+		} else if errors.Is(err, strconv.ErrRange) {
+			reason = fmt.Sprintf("too large: at most %d", hi)
 		}
 		c.add(key, x, reason, "give a number, e.g. --set "+key+"=16 (unquoted in YAML)")
 		return 0, false
 	default:
-		c.add(key, fmt.Sprint(v), "must be a positive integer", "give a number, e.g. --set "+key+"=16")
+		c.add(key, show(v), "must be a positive integer, not "+kindOf(v), "give a number, e.g. --set "+key+"=16")
 		return 0, false
 	}
 	if n < lo || n > hi {
@@ -306,7 +313,7 @@ func (c *checker) integer(key string, lo, hi int64) (int64, bool) {
 func (c *checker) boolean(key string) {
 	v, _ := Lookup(c.vals, key)
 	if _, ok := v.(bool); !ok {
-		c.add(key, fmt.Sprint(v), "must be true or false (the agent takes nothing else)", "write true or false, unquoted in YAML")
+		c.add(key, show(v), "must be true or false (the agent takes nothing else)", "write true or false, unquoted in YAML")
 	}
 }
 
@@ -346,7 +353,7 @@ func (c *checker) cidr(key string) (netip.Prefix, bool) {
 		c.add(key, v, "IPv6 is not supported: Romana's address plan is IPv4 only", "give an IPv4 CIDR")
 		return netip.Prefix{}, false
 	case aerr != nil:
-		c.add(key, v, "not an IPv4 CIDR: "+aerr.Error(), "write it as address/prefix, e.g. 10.96.0.0/12")
+		c.add(key, v, fmt.Sprintf("not an IPv4 CIDR: %q is not a dotted IPv4 address (four numbers 0-255 without leading zeros)", addrPart), "write it as address/prefix, e.g. 10.96.0.0/12")
 		return netip.Prefix{}, false
 	}
 	if n, err := strconv.Atoi(bitsPart); err != nil || n < 0 || n > 32 || bitsPart != strconv.Itoa(n) {
@@ -355,7 +362,7 @@ func (c *checker) cidr(key string) (netip.Prefix, bool) {
 	}
 	p, err := netip.ParsePrefix(v)
 	if err != nil {
-		c.add(key, v, "not an IPv4 CIDR: "+err.Error(), "write it as address/prefix, e.g. 10.96.0.0/12")
+		c.add(key, v, "not an IPv4 CIDR", "write it as address/prefix, e.g. 10.96.0.0/12")
 		return netip.Prefix{}, false
 	}
 	if p.Masked() != p {
@@ -481,8 +488,10 @@ func (c *checker) tag(key string, optional bool) {
 func (c *checker) images() {
 	c.tag("image.tag", true)
 	for _, key := range []string{"image.registry", "datastore.image.registry", "apiProxy.image.registry", "tests.image.registry"} {
-		if v, ok := c.str(key); ok && !registryRE.MatchString(v) {
-			c.add(key, v, "not a valid image reference prefix", "give host[:port][/org], e.g. registry.example.com:5000/romana (path in lower case)")
+		if v, ok := c.str(key); ok {
+			if reason := registryProblem(v); reason != "" {
+				c.add(key, v, reason, "give host[:port][/org], e.g. registry.example.com:5000/romana")
+			}
 		}
 	}
 	for _, key := range []string{"datastore.image.name", "apiProxy.image.name", "tests.image.name"} {
@@ -504,6 +513,71 @@ func (c *checker) images() {
 var DigestKeys = []string{"image.digests.services", "image.digests.agent", "datastore.image.digest", "apiProxy.image.digest", "tests.image.digest"}
 
 var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+// registryProblem names what is wrong with a registry prefix (host[:port][/org]), or
+// returns "" when it is valid.
+func registryProblem(v string) string {
+	switch {
+	case v == "":
+		return "a registry cannot be empty"
+	case strings.Contains(v, "://"):
+		return fmt.Sprintf("has a scheme (%s://): a registry is host[:port][/org], without http:// or https://", v[:strings.Index(v, "://")])
+	case strings.HasSuffix(v, "/"):
+		return "ends with '/': drop the trailing slash"
+	case strings.ContainsFunc(v, unicode.IsSpace):
+		return "contains whitespace"
+	}
+	host, path, _ := strings.Cut(v, "/")
+	if h, port, ok := strings.Cut(host, ":"); ok {
+		n, err := strconv.Atoi(port)
+		switch {
+		case err != nil || port == "":
+			return fmt.Sprintf("port %q is not a number", port)
+		case n < 1 || n > 65535:
+			return fmt.Sprintf("port %d is outside 1-65535", n)
+		}
+		host = h
+	}
+	if path != "" && strings.ToLower(path) != path {
+		return fmt.Sprintf("the path %q has upper case: image paths are lower case", path)
+	}
+	if !registryRE.MatchString(v) {
+		return "not a valid image reference prefix (letters, digits, '.', '-' in the host; lower-case letters, digits and '.', '_', '-' separators in the path)"
+	}
+	return ""
+}
+
+// kindOf names a value's type in YAML's words, never Go's.
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "a map"
+	case []any:
+		return "a list"
+	case bool:
+		return "true/false"
+	case string:
+		return "a string"
+	case int, int64, float64:
+		return "a number"
+	}
+	return "another type"
+}
+
+// show prints a value for a message: scalars as written, a map or list by its kind.
+func show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case map[string]any, []any:
+		return kindOf(v)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
 
 func isAlnum(r rune) bool {
 	return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r))
