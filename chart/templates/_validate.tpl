@@ -25,6 +25,24 @@ Usage: {{ include "romana.validate" . }}
     {{- end -}}
   {{- end -}}
 {{- end -}}
+{{- /* Reserved ranges (reserved-ranges.yaml, which romanactl reads too): addresses there
+do not route. A CIDR that hits one is dropped from the checks below, as in Go. */ -}}
+{{- range $key, $item := dict "services.cidr" (list "--cidr" "pick a private range, e.g. --cidr=10.112.0.0/12") "agent.clusterIPCIDR" (list "--cluster-ip-cidr" "use the cluster's service range (kube-apiserver --service-cluster-ip-range)") -}}
+  {{- if hasKey $cidrs $key -}}
+    {{- $a := get $cidrs $key -}}
+    {{- $hit := list -}}
+    {{- range ($.Files.Get "reserved-ranges.yaml" | fromYaml).ranges -}}
+      {{- $r := include "romana.cidrInfo" .cidr | fromJson -}}
+      {{- if and (lt (int64 $a.start) (int64 $r.end)) (lt (int64 $r.start) (int64 $a.end)) -}}
+        {{- $hit = append $hit (printf "%s %s" .name .cidr) -}}
+      {{- end -}}
+    {{- end -}}
+    {{- if $hit -}}
+      {{- $errs = append $errs (printf "%s (%s) %q: overlaps the %s %s: addresses there do not route; %s" $key (index $item 0) (printf "%s/%d" $a.network (int64 $a.prefix)) (join ", " $hit) (ternary "ranges" "range" (gt (len $hit) 1)) (index $item 1)) -}}
+      {{- $_ := unset $cidrs $key -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
 {{- /* The address plan: prefix + bits(nodes) + bits(namespaces) + bits(segments) < 32. */ -}}
 {{- if hasKey $cidrs "services.cidr" -}}
   {{- $c := get $cidrs "services.cidr" -}}
@@ -33,7 +51,14 @@ Usage: {{ include "romana.validate" . }}
   {{- $sb := include "romana.bits" $v.services.segments | atoi -}}
   {{- $eb := sub (sub (sub (sub 32 (int64 $c.prefix)) $hb) $tb) $sb -}}
   {{- if lt (int64 $eb) 1 -}}
-    {{- $errs = append $errs (printf "services.cidr (--cidr) %q: the address plan does not fit: prefix %d + node bits %d (services.nodes=%v) + namespace bits %d (services.namespaces=%v) + segment bits %d (services.segments=%v) = %d, which leaves %d bits for endpoints; it must be below 32: use a larger CIDR (a prefix of /%d or shorter) or fewer nodes, namespaces or segments" $v.services.cidr (int64 $c.prefix) $hb $v.services.nodes $tb $v.services.namespaces $sb $v.services.segments (sub 32 $eb) $eb (sub (add (int64 $c.prefix) $eb) 1)) -}}
+    {{- /* The longest prefix that leaves one endpoint bit; below /0 no CIDR can. */ -}}
+    {{- $need := sub (sub (sub 31 $hb) $tb) $sb -}}
+    {{- $fix := "no IPv4 CIDR can hold this plan: use fewer nodes, namespaces or segments" -}}
+    {{- if ge (int64 $need) 0 -}}
+      {{- $larger := include "romana.cidrInfo" (printf "%s/%d" (index (splitList "/" $v.services.cidr) 0) (int64 $need)) | fromJson -}}
+      {{- $fix = printf "use a larger CIDR, e.g. --cidr=%s/%d (a prefix of /%d or shorter), or fewer nodes, namespaces or segments" $larger.network (int64 $need) (int64 $need) -}}
+    {{- end -}}
+    {{- $errs = append $errs (printf "services.cidr (--cidr) %q: the address plan does not fit: prefix %d + node bits %d (services.nodes=%v) + namespace bits %d (services.namespaces=%v) + segment bits %d (services.segments=%v) = %d, which leaves %d bits for endpoints; it must be below 32; %s" $v.services.cidr (int64 $c.prefix) $hb $v.services.nodes $tb $v.services.namespaces $sb $v.services.segments (sub 32 $eb) $eb $fix) -}}
   {{- end -}}
 {{- end -}}
 {{- if and (hasKey $cidrs "services.cidr") (hasKey $cidrs "agent.clusterIPCIDR") -}}
@@ -51,10 +76,13 @@ Usage: {{ include "romana.validate" . }}
   {{- $i := include "romana.ipToInt" $ip | atoi -}}
   {{- if hasKey $cidrs "agent.clusterIPCIDR" -}}
     {{- $s := get $cidrs "agent.clusterIPCIDR" -}}
+    {{- /* A /31 or /32 has no address besides its network and broadcast ones. */ -}}
+    {{- $example := "use a service range of /30 or larger" -}}
+    {{- if lt (int64 $s.prefix) 31 -}}{{- $example = printf "e.g. --cluster-ip=%s" (include "romana.intToIP" (sub (int64 $s.end) 2)) -}}{{- end -}}
     {{- if or (lt (int64 $i) (int64 $s.start)) (ge (int64 $i) (int64 $s.end)) -}}
-      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is outside agent.clusterIPCIDR (--cluster-ip-cidr) %s: a Service's clusterIP must lie inside the service range; pick an address inside it, e.g. --cluster-ip=%s" $ip $v.agent.clusterIPCIDR (include "romana.intToIP" (sub (int64 $s.end) 2))) -}}
+      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is outside agent.clusterIPCIDR (--cluster-ip-cidr) %s: a Service's clusterIP must lie inside the service range; pick an address inside it, %s" $ip $v.agent.clusterIPCIDR $example) -}}
     {{- else if or (eq (int64 $i) (int64 $s.start)) (eq (int64 $i) (sub (int64 $s.end) 1)) -}}
-      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is the network or broadcast address of agent.clusterIPCIDR (--cluster-ip-cidr) %s: the API server never allocates it; pick another address, e.g. --cluster-ip=%s" $ip $v.agent.clusterIPCIDR (include "romana.intToIP" (sub (int64 $s.end) 2))) -}}
+      {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is the network or broadcast address of agent.clusterIPCIDR (--cluster-ip-cidr) %s: the API server never allocates it; pick another address, %s" $ip $v.agent.clusterIPCIDR $example) -}}
     {{- end -}}
   {{- end -}}
   {{- if hasKey $cidrs "services.cidr" -}}

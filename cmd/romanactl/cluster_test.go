@@ -375,7 +375,7 @@ func TestClusterRefusesBadClusterIP(t *testing.T) {
 		t.Fatalf("a refused install created %v", got)
 	}
 	// The control-plane node matches but its taint is not tolerated: refused too.
-	r = rc(t, "install", "--set", "services.tolerations=null")
+	r = rc(t, "install", "--set-json", "services.tolerations=[]")
 	if r.code != 2 || !strings.Contains(r.stderr, "✗ placement: the nodes matching services.nodeSelector") ||
 		!strings.Contains(r.stderr, "control-plane-0 (node-role.kubernetes.io/control-plane=:NoSchedule)") {
 		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
@@ -419,7 +419,7 @@ func TestClusterIPChange(t *testing.T) {
 
 	// The --atomic rollback of a failed upgrade restores a known-good revision, so it
 	// recreates the Service on its own.
-	r = rc(t, "upgrade", "--cluster-ip=10.96.99.97", "--recreate-root-service", "--set", "agent.tolerations=null", "--timeout=5s")
+	r = rc(t, "upgrade", "--cluster-ip=10.96.99.97", "--recreate-root-service", "--set-json", "agent.tolerations=[]", "--timeout=5s")
 	if r.code != 1 || !strings.Contains(r.stderr, "--atomic: rolled back") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -442,7 +442,7 @@ func TestClusterWaitFailsClearlyAndAtomicCleansUp(t *testing.T) {
 	cluster(t)
 	// Without tolerations the agent cannot run on the tainted control-plane node, so it
 	// is ready on 3 of 4 nodes: Helm's check would pass it; romanactl's does not.
-	r := rc(t, "install", "--set", "agent.tolerations=null", "--timeout=8s")
+	r := rc(t, "install", "--set-json", "agent.tolerations=[]", "--timeout=8s")
 	if !strings.Contains(r.stdout, "‼ agent-coverage") || !strings.Contains(r.stdout, "romana-agent will not run on control-plane-0") {
 		t.Errorf("the pre-flight did not warn about the agent's coverage:\n%s", r.stdout)
 	}
@@ -571,7 +571,7 @@ func TestClusterSIGTERMMidWait(t *testing.T) {
 	for _, atomic := range []string{"true", "false"} {
 		t.Run("atomic="+atomic, func(t *testing.T) {
 			defer cleanup(t)
-			cmd := exec.Command(bin, "install", "--kubeconfig", shared.KubeconfigPath, "--set", "agent.tolerations=null", "--timeout=2m", "--atomic="+atomic)
+			cmd := exec.Command(bin, "install", "--kubeconfig", shared.KubeconfigPath, "--set-json", "agent.tolerations=[]", "--timeout=2m", "--atomic="+atomic)
 			stdout, _ := cmd.StdoutPipe()
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -646,7 +646,7 @@ func TestClusterPinDigests(t *testing.T) {
 func TestClusterAtomicUpgradeRollsBack(t *testing.T) {
 	cluster(t)
 	mustOK(t, rc(t, "install"))
-	r := rc(t, "upgrade", "--set", "agent.tolerations=null", "--timeout=6s")
+	r := rc(t, "upgrade", "--set-json", "agent.tolerations=[]", "--timeout=6s")
 	if r.code != 1 || !strings.Contains(r.stderr, "romana-agent runs on 3 of 4 nodes") ||
 		!strings.Contains(r.stderr, "--atomic: rolled back, revision 3 (a copy of good revision 1) is now deployed") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -183,7 +183,7 @@ func TestClusterPasswordSurvivesFailedAtomicInstall(t *testing.T) {
 	mustOK(t, rc(t, "install"))
 	pw := password(t)
 	mustOK(t, rc(t, "uninstall"))
-	r := rc(t, "install", "--set", "agent.tolerations=null", "--timeout=4s")
+	r := rc(t, "install", "--set-json", "agent.tolerations=[]", "--timeout=4s")
 	if r.code != 1 || !strings.Contains(r.stderr, "--atomic: the release and what it created were removed; the password Secret was kept") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -195,7 +195,7 @@ func TestClusterPasswordSurvivesFailedAtomicInstall(t *testing.T) {
 	}
 	// This install makes the Secret; romana-services starts (only the agent fails), so
 	// MySQL may have initialised the host with it: it must stay.
-	r = rc(t, "install", "--set", "agent.tolerations=null", "--timeout=4s")
+	r = rc(t, "install", "--set-json", "agent.tolerations=[]", "--timeout=4s")
 	if r.code != 1 || !strings.Contains(r.stderr, "Secret romana-datastore was kept: a romana-services pod may have initialised the datastore") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -556,7 +556,7 @@ func TestClusterAPIServerDown(t *testing.T) {
 	pw := password(t)
 	before := len(history(t))
 	// The agent cannot become ready on the control-plane node, so the upgrade waits.
-	cmd := exec.Command(romanactlBin(t), "upgrade", "--set", "agent.tolerations=null", "--timeout=15s", "--kubeconfig", shared.KubeconfigPath)
+	cmd := exec.Command(romanactlBin(t), "upgrade", "--set-json", "agent.tolerations=[]", "--timeout=15s", "--kubeconfig", shared.KubeconfigPath)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {

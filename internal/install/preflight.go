@@ -180,7 +180,7 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 		} else {
 			add(Check{Name: "service-range", Severity: Fail,
 				Message: fmt.Sprintf("romanaRoot.clusterIP (--cluster-ip) %s is outside the service range %s reported by the cluster (%s)", clusterIP, svcRange, source),
-				Fix:     fmt.Sprintf("pick an address inside it, e.g. --cluster-ip=%s --cluster-ip-cidr=%s", values.ExampleClusterIP(svcRange), svcRange)})
+				Fix:     fmt.Sprintf("pick an address inside it, e.g. --cluster-ip=%s --cluster-ip-cidr=%s", exampleIP(svcRange), svcRange)})
 		}
 		if agentCIDR != svcRange {
 			add(Check{Name: "agent-cluster-ip-cidr", Severity: Warn,
@@ -574,4 +574,13 @@ func DetectEnv(ctx context.Context, cs kubernetes.Interface) (env, reason string
 		return "kops", fmt.Sprintf("node %s has the kops.k8s.io/instancegroup label", nodes.Items[0].Name), nil
 	}
 	return "custom", "neither kubeadm-config nor kops node labels found", nil
+}
+
+// exampleIP is values.ExampleClusterIP for a message: a range too small for any
+// Service says so.
+func exampleIP(svc netip.Prefix) string {
+	if ip, ok := values.ExampleClusterIP(svc); ok {
+		return ip.String()
+	}
+	return "(none: the range is too small)"
 }

@@ -14,6 +14,10 @@ type Problem struct {
 	Value  string
 	Reason string
 	Fix    string
+	// Suggest is the Fix as dedicated flags (name -> value), when it names values:
+	// applying it must clear this problem (a property test holds every suggestion to
+	// that). "" as a value means "drop the flag" (the default).
+	Suggest map[string]string `json:"-"`
 }
 
 // String renders a problem as `key (--flag) "value": reason; fix`.

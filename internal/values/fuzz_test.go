@@ -16,7 +16,8 @@ import (
 //   - whatever it accepts is an IPv4 network address whose plan fits and that does not
 //     overlap the service range;
 //   - the chart agrees: what Go accepts renders, and what Go rejects `helm template`
-//     (the schema and romana.validate) rejects too.
+//     (the schema and romana.validate) rejects too;
+//   - every suggestion in a rejection clears its error when fed back.
 func FuzzValidateAddressPlan(f *testing.F) {
 	ch := loadChart(f)
 	svc := netip.MustParsePrefix("10.96.0.0/12")
@@ -38,6 +39,8 @@ func FuzzValidateAddressPlan(f *testing.F) {
 			if renderErr == nil {
 				t.Fatalf("Go rejects %q nodes=%d namespaces=%d segments=%d but the chart renders it:\n%v", cidr, nodes, namespaces, segments, err)
 			}
+			// Every suggestion it makes clears its error when fed back.
+			checkSuggestions(t, ch, values.Options{Env: "kubeadm", Flags: flags}, cidr)
 			return
 		}
 		if renderErr != nil {

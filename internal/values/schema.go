@@ -16,9 +16,57 @@ type schemaNode struct {
 	Properties           map[string]*schemaNode `json:"properties"`
 	AdditionalProperties json.RawMessage        `json:"additionalProperties"`
 	Items                *schemaNode            `json:"items"`
+	Required             []string               `json:"required"`
 }
 
 func (n *schemaNode) closed() bool { return string(n.AdditionalProperties) == "false" }
+
+// loadSchema parses the chart's schema with its local references resolved.
+func loadSchema(ch *chart.Chart) (*schemaNode, error) {
+	var root schemaNode
+	if err := json.Unmarshal(ch.Schema, &root); err != nil {
+		return nil, fmt.Errorf("parse chart schema: %w", err)
+	}
+	root.resolveRefs(root.Defs, 0)
+	return &root, nil
+}
+
+// missingKeys reports every key the schema requires that the effective values lack.
+// A key is missing when the user set it (or its section) to null: Helm's coalescing
+// then deletes the chart's default, and a template would render "null" (a null
+// services.nodeSelector puts the datastore on every node) or fail on a nil pointer.
+func missingKeys(ch *chart.Chart, effective map[string]any) ([]Problem, error) {
+	if len(ch.Schema) == 0 {
+		return nil, nil
+	}
+	root, err := loadSchema(ch)
+	if err != nil {
+		return nil, err
+	}
+	var out []Problem
+	walkRequired(root, "", effective, &out)
+	return out, nil
+}
+
+func walkRequired(n *schemaNode, prefix string, v map[string]any, out *[]Problem) {
+	for _, name := range n.Required {
+		p := join(prefix, name)
+		child, ok := v[name]
+		if !ok || child == nil {
+			what := "a key"
+			if sn := n.Properties[name]; sn != nil && sn.Properties != nil {
+				what = "a section"
+			}
+			*out = append(*out, Problem{Key: p, Flag: FlagFor(p), Value: "null",
+				Reason: fmt.Sprintf("is null or missing: it is %s of the chart's values, which the templates need (null deletes the chart's default)", what),
+				Fix:    "remove the null to keep the default (`romanactl values` shows it), or give a value"})
+			continue
+		}
+		if m, ok := child.(map[string]any); ok && n.Properties[name] != nil {
+			walkRequired(n.Properties[name], p, m, out)
+		}
+	}
+}
 
 // unknownKeys reports every key in supplied that the chart's schema does not know,
 // with the closest known key. values.schema.json is the one list of keys: the Go side
@@ -27,15 +75,14 @@ func unknownKeys(ch *chart.Chart, supplied map[string]any) ([]Problem, error) {
 	if len(ch.Schema) == 0 {
 		return nil, nil
 	}
-	var root schemaNode
-	if err := json.Unmarshal(ch.Schema, &root); err != nil {
-		return nil, fmt.Errorf("parse chart schema: %w", err)
+	root, err := loadSchema(ch)
+	if err != nil {
+		return nil, err
 	}
-	root.resolveRefs(root.Defs, 0)
 	var known []string
-	collectPaths(&root, "", &known)
+	collectPaths(root, "", &known)
 	var found []unknownKey
-	walkUnknown(&root, "", supplied, &found)
+	walkUnknown(root, "", supplied, &found)
 	sort.Slice(found, func(i, j int) bool { return found[i].key < found[j].key })
 	problems := make([]Problem, len(found))
 	for i, u := range found {
@@ -57,7 +104,7 @@ func (n *schemaNode) resolveRefs(defs map[string]*schemaNode, depth int) {
 	}
 	if name, ok := strings.CutPrefix(n.Ref, "#/$defs/"); ok {
 		if d := defs[name]; d != nil {
-			n.Properties, n.AdditionalProperties, n.Items = d.Properties, d.AdditionalProperties, d.Items
+			n.Properties, n.AdditionalProperties, n.Items, n.Required = d.Properties, d.AdditionalProperties, d.Items, d.Required
 		}
 		n.Ref = ""
 	}

@@ -13,6 +13,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/romana/romanactl/internal/compat"
@@ -47,6 +48,17 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 		return err
 	}
 	c.problems = append(c.problems, unknown...)
+	// A nulled section or key makes the checks below meaningless (and a template
+	// fail on a nil pointer): report the nulls alone.
+	nulled, err := missingKeys(ch, effective)
+	if err != nil {
+		return err
+	}
+	if len(nulled) > 0 {
+		return &ValidationError{Problems: append(c.problems, nulled...)}
+	}
+	c.nodeSelector()
+	c.quantities()
 
 	c.images()
 	c.enum("environment", "kubeadm", "kops", "custom")
@@ -91,6 +103,19 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 
 	romana, romanaOK := c.cidr("services.cidr")
 	svc, svcOK := c.cidr("agent.clusterIPCIDR")
+	ranges, err := reservedRanges(ch)
+	if err != nil {
+		return err
+	}
+	// A CIDR in a reserved range is reported alone: checks and examples derived from
+	// it would only suggest more unroutable addresses.
+	if romanaOK && c.reserved(ranges, "services.cidr", romana, "pick a private range, e.g. --cidr=10.112.0.0/12") {
+		c.suggest(map[string]string{"cidr": "10.112.0.0/12"})
+		romanaOK = false
+	}
+	if svcOK && c.reserved(ranges, "agent.clusterIPCIDR", svc, "use the cluster's service range (kube-apiserver --service-cluster-ip-range)") {
+		svcOK = false
+	}
 	nodes, nOK := c.integer("services.nodes", 1, math.MaxInt32+1)
 	namespaces, nsOK := c.integer("services.namespaces", 1, math.MaxInt32+1)
 	segments, sOK := c.integer("services.segments", 1, math.MaxInt32+1)
@@ -102,10 +127,19 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	if romanaOK && nOK && nsOK && sOK {
 		p := NewPlan(romana, nodes, namespaces, segments)
 		if !p.Fits {
+			// The longest prefix that leaves one endpoint bit; below /0 no CIDR can.
+			need := 31 - (p.Nodes.Bits + p.Namespaces.Bits + p.Segments.Bits)
+			fix := "no IPv4 CIDR can hold this plan: use fewer nodes, namespaces or segments"
+			var suggest map[string]string
+			if need >= 0 {
+				larger := netip.PrefixFrom(romana.Addr(), need).Masked()
+				fix = fmt.Sprintf("use a larger CIDR, e.g. --cidr=%s (a prefix of /%d or shorter), or fewer nodes, namespaces or segments", larger, need)
+				suggest = map[string]string{"cidr": larger.String()}
+			}
 			c.add("services.cidr", romana.String(), fmt.Sprintf(
 				"the address plan does not fit: prefix %d + node bits %d (services.nodes=%d) + namespace bits %d (services.namespaces=%d) + segment bits %d (services.segments=%d) = %d, which leaves %d bits for endpoints; it must be below 32",
-				romana.Bits(), p.Nodes.Bits, nodes, p.Namespaces.Bits, namespaces, p.Segments.Bits, segments, p.UsedBits(), p.EndpointBits),
-				fmt.Sprintf("use a larger CIDR (a prefix of /%d or shorter) or fewer nodes, namespaces or segments", romana.Bits()+p.EndpointBits-1))
+				romana.Bits(), p.Nodes.Bits, nodes, p.Namespaces.Bits, namespaces, p.Segments.Bits, segments, p.UsedBits(), p.EndpointBits), fix)
+			c.suggest(suggest)
 		}
 	}
 	if romanaOK && svcOK && romana.Overlaps(svc) {
@@ -166,10 +200,12 @@ func (c *checker) apiProxy(ch *chart.Chart) error {
 	if owner, taken := ports[p]; taken {
 		c.add("apiProxy.port", p, fmt.Sprintf("is the port of %s on the control-plane node, where the proxy listens (the pod is hostNetwork)", owner),
 			"pick a free port, e.g. --api-proxy-port=8001")
+		c.suggest(map[string]string{"api-proxy-port": "8001"})
 	}
 	if want := "http://127.0.0.1:" + p; api != "" && api != want {
 		c.add("services.apiServer", api, "with apiProxy.enabled romana-services must reach the API through the proxy at "+want,
 			"drop --api-server, or turn the proxy off with --api-proxy=false")
+		c.suggest(map[string]string{"api-server": ""})
 	}
 	return nil
 }
@@ -211,18 +247,106 @@ func (c *checker) compat(ch *chart.Chart, nodes int64, nodesOK bool) error {
 	case !line.Drivable:
 		c.add("image.tag", tag, fmt.Sprintf("a tag of Romana's %s line, which this chart cannot drive: %s", line.Name, line.Differs),
 			fmt.Sprintf("use a tag of the v0.9.3 line, e.g. --tag=%s (the chart's appVersion)", ch.Metadata.AppVersion))
+		c.suggest(map[string]string{"tag": ch.Metadata.AppVersion})
 	case nodesOK && nodes != 256 && line.ServicesParsesNodes != nil && !*line.ServicesParsesNodes:
 		c.add("services.nodes", strconv.FormatInt(nodes, 10), fmt.Sprintf("the %s services image (tag %s) parses no --nodes (its entrypoint exits with \"Unknown option\") and always plans for 256 nodes", line.Name, tag),
 			"leave services.nodes at 256 (drop --nodes)")
+		c.suggest(map[string]string{"nodes": "256"})
 	}
 	return nil
 }
 
+// reservedRanges reads chart/reserved-ranges.yaml: the IPv4 ranges where pod or
+// service addresses do not route.
+func reservedRanges(ch *chart.Chart) ([]reservedRange, error) {
+	for _, f := range ch.Files {
+		if f.Name == "reserved-ranges.yaml" {
+			var doc struct {
+				Ranges []struct{ CIDR, Name string } `json:"ranges"`
+			}
+			if err := yaml.Unmarshal(f.Data, &doc); err != nil {
+				return nil, fmt.Errorf("read reserved-ranges.yaml: %w", err)
+			}
+			out := make([]reservedRange, len(doc.Ranges))
+			for i, r := range doc.Ranges {
+				p, err := netip.ParsePrefix(r.CIDR)
+				if err != nil {
+					return nil, fmt.Errorf("reserved-ranges.yaml: %w", err)
+				}
+				out[i] = reservedRange{p, r.Name}
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("chart %s has no reserved-ranges.yaml", ch.Name())
+}
+
+type reservedRange struct {
+	prefix netip.Prefix
+	name   string
+}
+
+// reserved refuses a CIDR that is or overlaps a range where addresses do not route,
+// and says whether it did.
+func (c *checker) reserved(ranges []reservedRange, key string, p netip.Prefix, fix string) bool {
+	var hit []string
+	for _, r := range ranges {
+		if p.Overlaps(r.prefix) {
+			hit = append(hit, fmt.Sprintf("%s %s", r.name, r.prefix))
+		}
+	}
+	if len(hit) == 0 {
+		return false
+	}
+	what := "range"
+	if len(hit) > 1 {
+		what = "ranges"
+	}
+	c.add(key, p.String(), fmt.Sprintf("overlaps the %s %s: addresses there do not route", strings.Join(hit, ", "), what), fix)
+	return true
+}
+
+// nodeSelector refuses an empty services.nodeSelector: romana-services would run on
+// every node, a datastore on each.
+func (c *checker) nodeSelector() {
+	v, _ := Lookup(c.vals, "services.nodeSelector")
+	switch m := v.(type) {
+	case map[string]any:
+		if len(m) == 0 {
+			c.add("services.nodeSelector", "{}", "selects every node: romana-services (and its datastore) would run on each of them",
+				`select the control-plane nodes, e.g. --set-json 'services.nodeSelector={"node-role.kubernetes.io/control-plane":""}'`)
+		}
+	default:
+		c.add("services.nodeSelector", show(v), "must be a map of node labels, not "+kindOf(v), "give the control-plane nodes' label")
+	}
+}
+
+// quantities checks every container's resources as Kubernetes quantities, so a typo
+// is refused here rather than by the API server half-way through an install.
+func (c *checker) quantities() {
+	for _, sec := range []string{"services", "datastore", "agent", "apiProxy"} {
+		for _, kind := range []string{"limits", "requests"} {
+			key := sec + ".resources." + kind
+			v, _ := Lookup(c.vals, key)
+			m, _ := v.(map[string]any)
+			for _, name := range sortedKeys(m) {
+				text := show(m[name])
+				if _, err := resource.ParseQuantity(text); err != nil {
+					c.add(key+"."+name, text, "not a Kubernetes quantity", "e.g. 100m or 0.5 for CPU, 128Mi or 1Gi for memory")
+				}
+			}
+		}
+	}
+}
+
 // ExampleClusterIP suggests a root clusterIP for a service range: the last usable
 // address, which kube-apiserver allocates last and so is least likely to be taken.
-func ExampleClusterIP(svc netip.Prefix) netip.Addr {
-	last := LastAddr(svc)
-	return last.Prev()
+// A /31 or /32 has none (ok is false).
+func ExampleClusterIP(svc netip.Prefix) (netip.Addr, bool) {
+	if svc.Bits() >= 31 {
+		return netip.Addr{}, false
+	}
+	return LastAddr(svc).Prev(), true
 }
 
 // LastAddr returns the last (broadcast) address of an IPv4 prefix.
@@ -367,6 +491,7 @@ func (c *checker) cidr(key string) (netip.Prefix, bool) {
 	}
 	if p.Masked() != p {
 		c.add(key, v, "not the network address of its prefix", "use "+p.Masked().String())
+		c.suggest(map[string]string{FlagFor(key): p.Masked().String()})
 		return netip.Prefix{}, false
 	}
 	return p, true
@@ -391,14 +516,28 @@ func (c *checker) ipv4(key string) (netip.Addr, bool) {
 }
 
 func (c *checker) clusterIPInRange(ip netip.Addr, svc netip.Prefix) {
-	example := fmt.Sprintf("e.g. --cluster-ip=%s", ExampleClusterIP(svc))
+	// A /31 or /32 has no address besides its network and broadcast ones: no
+	// example exists, and the fix is a larger range.
+	example, suggest := "use a service range of /30 or larger", map[string]string(nil)
+	if ex, ok := ExampleClusterIP(svc); ok {
+		example, suggest = fmt.Sprintf("e.g. --cluster-ip=%s", ex), map[string]string{"cluster-ip": ex.String()}
+	}
 	switch {
 	case !svc.Contains(ip):
 		c.add("romanaRoot.clusterIP", ip.String(), fmt.Sprintf("is outside agent.clusterIPCIDR (--cluster-ip-cidr) %s: a Service's clusterIP must lie inside the service range", svc),
 			"pick an address inside it, "+example)
+		c.suggest(suggest)
 	case ip == svc.Addr() || ip == LastAddr(svc):
 		c.add("romanaRoot.clusterIP", ip.String(), fmt.Sprintf("is the network or broadcast address of agent.clusterIPCIDR (--cluster-ip-cidr) %s: the API server never allocates it", svc),
 			"pick another address, "+example)
+		c.suggest(suggest)
+	}
+}
+
+// suggest attaches the machine-readable form of the last problem's fix.
+func (c *checker) suggest(flags map[string]string) {
+	if len(flags) > 0 && len(c.problems) > 0 {
+		c.problems[len(c.problems)-1].Suggest = flags
 	}
 }
 
@@ -435,6 +574,7 @@ func (c *checker) rootURL(ip netip.Addr, port int64) {
 	if h, err := netip.ParseAddr(u.Hostname()); err == nil && h != ip {
 		c.add("agent.romanaRoot", v, fmt.Sprintf("its host %s is not romanaRoot.clusterIP %s, so the agent could not reach root", h, ip),
 			"drop --romana-root to use "+want)
+		c.suggest(map[string]string{"romana-root": ""})
 	}
 	p := u.Port()
 	if p == "" {
@@ -443,6 +583,7 @@ func (c *checker) rootURL(ip netip.Addr, port int64) {
 	if p != strconv.FormatInt(port, 10) {
 		c.add("agent.romanaRoot", v, fmt.Sprintf("its port %s is not the root Service's port %d (romanaRoot.port), so the agent could not reach root", p, port),
 			"use "+want)
+		c.suggest(map[string]string{"romana-root": want})
 	}
 }
 

@@ -30,6 +30,7 @@ func TestValidateRules(t *testing.T) {
 		flags     map[string]string
 		set       []string
 		setString []string
+		setJSON   []string
 		wantErr   []string // substrings of the error; none means valid
 	}{
 		{name: "kubeadm defaults are valid", env: "kubeadm"},
@@ -129,7 +130,25 @@ func TestValidateRules(t *testing.T) {
 		{name: "a map where a string belongs says so in YAML's words", set: []string{"services.interface.x=1"},
 			wantErr: []string{`services.interface (--interface) "a map": must be a string, not a map`}},
 		{name: "a null bool", set: []string{"agent.nat=null"},
-			wantErr: []string{`agent.nat (--nat) "null": must be true or false`}},
+			wantErr: []string{`agent.nat (--nat) "null": is null or missing`}},
+		{name: "cidr in loopback", flags: map[string]string{"cidr": "127.16.0.0/12"},
+			wantErr: []string{`services.cidr (--cidr) "127.16.0.0/12": overlaps the loopback 127.0.0.0/8 range: addresses there do not route`}},
+		{name: "cidr around link-local", flags: map[string]string{"cidr": "169.0.0.0/8"},
+			wantErr: []string{`overlaps the link-local 169.254.0.0/16 range`}},
+		{name: "service range in class E", flags: map[string]string{"cluster-ip-cidr": "240.0.0.0/12", "cluster-ip": "240.0.0.9"},
+			wantErr: []string{`agent.clusterIPCIDR (--cluster-ip-cidr) "240.0.0.0/12": overlaps the reserved (class E) 240.0.0.0/4 range`}},
+		{name: "a null section is named, alone", set: []string{"services=null"},
+			wantErr: []string{"1 invalid value", `services "null": is null or missing: it is a section`}},
+		{name: "a null nodeSelector would put the datastore everywhere", set: []string{"services.nodeSelector=null"},
+			wantErr: []string{`services.nodeSelector "null": is null or missing`}},
+		{name: "a nodeSelector emptied key by key", set: []string{`services.nodeSelector.node-role\.kubernetes\.io/control-plane=null`},
+			wantErr: []string{`services.nodeSelector "{}": selects every node`}},
+		{name: "null tolerations", set: []string{"agent.tolerations=null"},
+			wantErr: []string{`agent.tolerations "null": is null or missing`}},
+		{name: "empty tolerations are a choice", setJSON: []string{"agent.tolerations=[]"}},
+		{name: "a resource that is no quantity", set: []string{"agent.resources.requests.memory=12 GB"},
+			wantErr: []string{`agent.resources.requests.memory "12 GB": not a Kubernetes quantity`}},
+		{name: "quantities parse", set: []string{"agent.resources.requests.memory=128Mi", "agent.resources.limits.cpu=0.5"}},
 		{name: "whitespace around a flag is dropped for every kind", flags: map[string]string{"cidr": " 100.112.0.0/12 ", "nodes": " 256", "nat": "false ", "api-proxy-port": " 8002 "}},
 		{name: "registry with port is valid", flags: map[string]string{"registry": "localhost:5000/romana"}},
 		{name: "digest malformed", set: []string{"datastore.image.digest=sha256:abc"},
@@ -156,7 +175,7 @@ func TestValidateRules(t *testing.T) {
 			if env == "" && !strings.HasPrefix(tt.name, "no env") {
 				env = "kubeadm"
 			}
-			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Helm: helmvalues.Options{Values: tt.set, StringValues: tt.setString}})
+			_, err := values.Resolve(ch, values.Options{Env: env, Flags: tt.flags, Helm: helmvalues.Options{Values: tt.set, StringValues: tt.setString, JSONValues: tt.setJSON}})
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("want valid, got: %v", err)
