@@ -17,7 +17,10 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 	var skip []string
 	var insecure bool
 	cmd := &cobra.Command{
-		Use:   "check --pre",
+		Use: "check --pre",
+		Example: `  romanactl check --pre
+  romanactl check --pre --env=custom --cidr=10.112.0.0/12 --cluster-ip=10.0.0.99 --cluster-ip-cidr=10.0.0.0/16
+  romanactl check --pre --skip-check romana-compat -o json`,
 		Short: "Run the pre-flight checks that install and upgrade run (✓ pass, ‼ warn, ✗ fail)",
 		Long: `Check the values against the live cluster, as install and upgrade do before any
 write. Each check prints ✓, ‼ or ✗ with its fix:

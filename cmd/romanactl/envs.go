@@ -12,7 +12,9 @@ import (
 func newEnvsCmd(o *rootOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "envs",
+		Use: "envs",
+		Example: `  romanactl envs
+  romanactl envs -o json`,
 		Short: "List the environments (values files in the chart) with a line each",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {

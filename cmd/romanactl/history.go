@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"helm.sh/helm/v3/pkg/release"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -24,7 +25,9 @@ type revision struct {
 func newHistoryCmd(o *rootOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "history",
+		Use: "history",
+		Example: `  romanactl history
+  romanactl history -o json`,
 		Short: "List the release's revisions (at most 10 are kept)",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
@@ -162,7 +165,9 @@ func newUninstallCmd(o *rootOptions) *cobra.Command {
 	var wait bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "uninstall",
+		Use: "uninstall",
+		Example: `  romanactl uninstall
+  romanactl uninstall --wait=false`,
 		Short: "Remove the release and everything in it, except the kept datastore password Secret",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -179,12 +184,26 @@ func newUninstallCmd(o *rootOptions) *cobra.Command {
 				fmt.Fprintln(o.out, res.Info)
 			}
 			fmt.Fprintf(o.out, "Kept: Secret %s/romana-datastore (the datastore password; a re-install reuses it).\n"+
-				"Delete it when the datastore on the hosts (/var/lib/romana/db) is gone too:\n"+
-				"  kubectl -n %s delete secret romana-datastore\n", res.Release.Namespace, res.Release.Namespace)
+				"Delete it when the datastore on the hosts (%s) is gone too:\n"+
+				"  kubectl -n %s delete secret romana-datastore\n", res.Release.Namespace, releaseDataDir(res.Release), res.Release.Namespace)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until every object is gone")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
 	return cmd
+}
+
+// releaseDataDir is services.dataDir as the release deployed it: the user's value, else
+// the release's chart's default.
+func releaseDataDir(r *release.Release) string {
+	if d := lookupString(r.Config, "services.dataDir"); d != "" {
+		return d
+	}
+	if r.Chart != nil {
+		if d := lookupString(r.Chart.Values, "services.dataDir"); d != "" {
+			return d
+		}
+	}
+	return "services.dataDir of the release"
 }

@@ -15,7 +15,9 @@ import (
 
 func newImagesCmd(o *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "images",
+		Use: "images",
+		Example: `  romanactl images list
+  romanactl images mirror --to registry.example.com:5000/romana`,
 		Short: "List and mirror the images an install pulls (private registries, air-gapped clusters)",
 		Long: `The images an install would pull, taken from the rendered chart (every container and
 init container of every object, the static Pod included), and a copy of them to
@@ -54,7 +56,9 @@ func newImagesListCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
 	var output string
 	cmd := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  romanactl images list
+  romanactl images list --tag=v0.9.3.7 --registry=registry.example.com:5000/romana -o json`,
 		Short: "Print every image the rendered chart pulls, one reference per line",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

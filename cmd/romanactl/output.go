@@ -38,7 +38,6 @@ func printStructured(w io.Writer, format string, v any) error {
 }
 
 func lookupString(vals map[string]any, key string) string {
-	v, _ := values.Lookup(vals, key)
-	s, _ := v.(string)
+	s, _ := values.LookupString(vals, key)
 	return s
 }

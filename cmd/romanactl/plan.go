@@ -22,7 +22,7 @@ endpoints of a segment, and host 0's block (each host gets cidr + host << (32 -
 prefix - node bits), of prefix prefix + node bits; its gateway is the block's first
 usable address). The values are validated first, so a plan that does not fit exits 2.`,
 		Example: `  romanactl plan --env=kops
-  romanactl plan --cidr=10.0.0.0/16 --nodes=64 --namespaces=4 --segments=4 -o json`,
+  romanactl plan --cidr=10.0.0.0/16 --namespaces=4 --segments=4 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
@@ -40,6 +40,9 @@ usable address). The values are validated first, so a plan that does not fit exi
 				return printStructured(o.out, output, p)
 			}
 			fmt.Fprintf(o.out, "Address plan for %s\n\n", p.CIDR)
+			bar, legend := p.Bar()
+			// One letter per address bit, 0 (the first) to 31.
+			fmt.Fprintf(o.out, "  %-30s31\n  %s\n  %s\n\n", "0", bar, legend)
 			tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "LEVEL\tWANTED\tBITS\tCAPACITY\t")
 			for _, l := range []struct {

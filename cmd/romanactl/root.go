@@ -84,7 +84,6 @@ cluster's network before it touches anything.
 	// answers; no single request of romanactl's needs more than this.
 	timeout := "30s"
 	o.kube.Timeout = &timeout
-	o.kube.AddFlags(cmd.PersistentFlags())
 
 	cmd.AddCommand(
 		newInstallCmd(o),
@@ -103,7 +102,132 @@ cluster's network before it touches anything.
 		newPlanCmd(o),
 		newVersionCmd(o),
 	)
+	// The kubeconfig flags go to the commands that talk to a cluster; an offline command
+	// that renders takes -n alone (the namespace it renders into).
+	for _, c := range cmd.Commands() {
+		switch c.Name() {
+		case "install", "upgrade", "diff", "status", "history", "rollback", "recover", "uninstall", "check":
+			o.kube.AddFlags(c.Flags())
+		case "template":
+			addNamespaceFlag(c, o)
+		case "images":
+			for _, sub := range c.Commands() {
+				addNamespaceFlag(sub, o)
+			}
+		}
+	}
+	cmd.SetHelpCommand(newHelpCmd(cmd))
+	// Cobra adds its help and completion commands when it executes; add them now so
+	// that they get examples and exit codes like every other command.
+	cmd.InitDefaultHelpCmd()
+	cmd.InitDefaultCompletionCmd()
+	for _, c := range cmd.Commands() {
+		if c.Name() == "completion" {
+			c.Example = "  source <(romanactl completion bash)\n  romanactl completion zsh > \"${fpath[1]}/_romanactl\""
+			for _, sh := range c.Commands() {
+				sh.Example = "  romanactl completion " + sh.Name()
+			}
+		}
+	}
+	addExitCodes(cmd)
 	return cmd
+}
+
+func addNamespaceFlag(c *cobra.Command, o *rootOptions) {
+	c.Flags().StringVarP(o.kube.Namespace, "namespace", "n", "", "namespace the manifests are rendered into (default kube-system)")
+}
+
+// newHelpCmd is cobra's help command, except that an unknown topic is an input error
+// (exit 2), not a usage text and exit 0.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Example: `  romanactl help install
+  romanactl help images mirror`,
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				return &usageError{fmt.Errorf("unknown help topic %q: the commands are listed by `romanactl --help`", strings.Join(args, " "))}
+			}
+			return target.Help()
+		},
+	}
+}
+
+// exitCodes says, per command, which exit codes it can return and when. Every command
+// shows its own in --help.
+var exitCodes = map[string]string{
+	"offline": `  0  printed
+  1  the embedded chart could not be loaded or rendered
+  2  invalid input: an unknown flag, a bad value, a failed validation; nothing printed`,
+	"install": `  0  installed (or the dry run ended)
+  1  a cluster call failed, the wait timed out (with --atomic the install was undone),
+     another romanactl holds the release's Lease, or a release is pending (see recover)
+  2  invalid input, or a ✗ pre-flight check: nothing was written`,
+	"upgrade": `  0  upgraded, or nothing to change (nothing written)
+  1  a cluster call failed, the wait timed out (with --atomic: rolled back to the last
+     good revision, which the message names), the Lease is held, or another command
+     wrote a revision meanwhile
+  2  invalid input, a ✗ pre-flight check, a clusterIP change without
+     --recreate-root-service, or a datastore password change: nothing was written`,
+	"diff": `  0  the diff was printed (changes or none)
+  1  a cluster call failed, or there is no release
+  2  invalid input`,
+	"status": `  0  deployed and healthy
+  1  not healthy (pods not ready, wiring broken, pending, locked), no release, or a
+     cluster call failed
+  2  invalid input`,
+	"history": `  0  printed
+  1  no release, or a cluster call failed
+  2  invalid input`,
+	"rollback": `  0  rolled back
+  1  a cluster call failed, the wait timed out, or the Lease is held
+  2  invalid input, an unknown revision, or a clusterIP change without
+     --recreate-root-service: nothing was written`,
+	"recover": `  0  recovered, or nothing to recover
+  1  a cluster call failed, or the Lease is held by a live command
+  2  invalid input`,
+	"uninstall": `  0  uninstalled
+  1  no release, a cluster call failed, the wait timed out, or the Lease is held
+  2  invalid input`,
+	"check": `  0  every check passed (‼ checks may be shown)
+  1  the cluster could not be reached
+  2  a ✗ check failed, or invalid input`,
+	"mirror": `  0  every image copied or already there
+  1  an image could not be copied (each is named with why: auth, not found, network)
+  2  invalid input (a bad --to, --registry or value)`,
+	"completion": `  0  printed
+  2  invalid input`,
+	"help": `  0  printed
+  2  unknown topic`,
+}
+
+// addExitCodes appends each command's exit codes to its help.
+func addExitCodes(root *cobra.Command) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c == root {
+			return
+		}
+		key := c.Name()
+		switch key {
+		case "template", "values", "envs", "plan", "version", "list", "images":
+			key = "offline"
+		}
+		text, ok := exitCodes[key]
+		if !ok {
+			text = exitCodes["offline"]
+		}
+		if c.Long == "" {
+			c.Long = c.Short + "."
+		}
+		c.Long += "\n\nExit codes:\n" + text
+	}
+	walk(root)
 }
 
 // exitCode maps an error to romanactl's exit codes.

@@ -15,7 +15,10 @@ import (
 func newStatusCmd(o *rootOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use: "status",
+		Example: `  romanactl status
+  romanactl status -o json
+  romanactl status -n romana --context prod`,
 		Short: "Show the release and ready/desired pods per DaemonSet and node role; exit 1 when not healthy",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -70,7 +70,9 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 	var reset, recreate bool
 	var output string
 	cmd := &cobra.Command{
-		Use:   "diff",
+		Use: "diff",
+		Example: `  romanactl diff --tag=v0.9.3.7
+  romanactl diff --cluster-ip=10.96.99.98 --recreate-root-service`,
 		Short: "Show what an upgrade with the same flags would change, per object (no writes)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

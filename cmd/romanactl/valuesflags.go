@@ -18,7 +18,13 @@ type valuesFlags struct {
 func addValuesFlags(cmd *cobra.Command, o *rootOptions, defaultEnv string) *valuesFlags {
 	v := &valuesFlags{dedicated: map[string]*string{}}
 	fs := cmd.Flags()
-	fs.StringVar(&v.env, "env", defaultEnv, "environment: a values file in the chart (see `romanactl envs`): kubeadm, kops or custom")
+	// No back-quotes in a usage string: pflag would take the quoted text as the value's
+	// name ("--env romanactl envs").
+	envUsage := "environment: kubeadm, kops or custom, a values file in the chart (romanactl envs lists them)"
+	if defaultEnv == "auto" {
+		envUsage += ", or auto: detect it from the cluster"
+	}
+	fs.StringVar(&v.env, "env", defaultEnv, envUsage)
 	// Helm's own value flags, read by Helm's own code (pkg/cli/values), with helm's
 	// names and meanings.
 	fs.StringSliceVarP(&v.helm.ValueFiles, "values", "f", nil, "values file or http(s) URL, - for stdin, like helm's -f (can repeat; later files win)")
@@ -41,7 +47,12 @@ func addValuesFlags(cmd *cobra.Command, o *rootOptions, defaultEnv string) *valu
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
-		return values.EnvNames(ch), cobra.ShellCompDirectiveNoFileComp
+		names := values.EnvNames(ch)
+		if defaultEnv == "auto" || defaultEnv == "" {
+			// Commands that reach a cluster can detect the environment.
+			names = append([]string{"auto"}, names...)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = cmd.RegisterFlagCompletionFunc("services-as", cobra.FixedCompletions([]string{"daemonset", "static-pod"}, cobra.ShellCompDirectiveNoFileComp))
 	return v

@@ -28,7 +28,10 @@ func newVersionCmd(o *rootOptions) *cobra.Command {
 	var output string
 	var table bool
 	cmd := &cobra.Command{
-		Use:   "version",
+		Use: "version",
+		Example: `  romanactl version
+  romanactl version -o json
+  romanactl version --compat`,
 		Short: "Print romanactl's version, the embedded chart's, the Helm SDK's, and what the Romana line can do",
 		Long: `Print romanactl's version, the embedded chart's, the Helm SDK's, and what the chart's
 Romana line (its appVersion) cannot do, from the chart's table of lines (compat.yaml).

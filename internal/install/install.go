@@ -207,7 +207,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 	}
 	if env == "" {
 		// An upgrade without --env keeps the environment of the stored values.
-		env, _ = lookupString(res.Effective, "environment")
+		env, _ = values.LookupString(res.Effective, "environment")
 		reason = "from the release's values"
 	}
 	report, err := Preflight(ctx, c.Kube, PreflightInput{

@@ -115,7 +115,7 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 		return nil, err
 	}
 	p := &plannedUpgrade{last: last, resolved: res}
-	p.newIP, _ = lookupString(res.Effective, "romanaRoot.clusterIP")
+	p.newIP, _ = values.LookupString(res.Effective, "romanaRoot.clusterIP")
 	if svc, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{}); err == nil {
 		p.oldIP = svc.Spec.ClusterIP
 	} else if !apierrors.IsNotFound(err) {
@@ -402,11 +402,6 @@ func manifestClusterIP(manifest string) string {
 	return obj.Spec.ClusterIP
 }
 
-func lookupString(vals map[string]any, key string) (string, bool) {
-	v, ok := values.Lookup(vals, key)
-	s, _ := v.(string)
-	return s, ok
-}
 
 // normalize round-trips values through JSON types, so that int64(2) from --set and
 // float64(2) from a stored release compare equal.

@@ -20,3 +20,11 @@ func Lookup(vals map[string]any, key string) (any, bool) {
 	}
 	return cur, true
 }
+
+// LookupString returns the string at a chart path ("" when absent or not a string) and
+// whether the path is present.
+func LookupString(vals map[string]any, key string) (string, bool) {
+	v, ok := Lookup(vals, key)
+	s, _ := v.(string)
+	return s, ok
+}

@@ -1,7 +1,9 @@
 package values
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // Bits is SETTINGS.md's bits(n): the smallest i >= 1 with 2^i >= n. bits(1) is 1, not
@@ -66,3 +68,27 @@ func NewPlan(cidr netip.Prefix, nodes, namespaces, segments int64) Plan {
 // UsedBits is prefix + host + namespace + segment bits, the left side of the rule
 // "must be below 32".
 func (p Plan) UsedBits() int { return 32 - p.EndpointBits }
+
+// Bar draws the 32 address bits as one labelled bar, a letter per bit: p prefix,
+// n nodes, t namespaces (tenants), s segments, e endpoints, so a user sees where the
+// bits go and how many are left. It returns the bar and its legend.
+func (p Plan) Bar() (bar, legend string) {
+	parts := []struct {
+		letter string
+		name   string
+		bits   int
+	}{
+		{"p", "prefix", p.CIDR.Bits()}, {"n", "nodes", p.Nodes.Bits}, {"t", "namespaces", p.Namespaces.Bits},
+		{"s", "segments", p.Segments.Bits}, {"e", "endpoints", max(p.EndpointBits, 0)},
+	}
+	var b strings.Builder
+	var l []string
+	for _, part := range parts {
+		if part.bits == 0 {
+			continue
+		}
+		b.WriteString(strings.Repeat(part.letter, part.bits))
+		l = append(l, fmt.Sprintf("%s=%s %d", part.letter, part.name, part.bits))
+	}
+	return b.String(), strings.Join(l, ", ")
+}

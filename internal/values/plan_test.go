@@ -2,6 +2,7 @@ package values_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/romana/romanactl/internal/values"
@@ -40,5 +41,23 @@ func TestPlan(t *testing.T) {
 	// The seed's own warning: a /24 with the defaults gives 32-24-8-4-4 = -8.
 	if p := values.NewPlan(netip.MustParsePrefix("10.0.0.0/24"), 256, 16, 16); p.Fits || p.EndpointBits != -8 {
 		t.Errorf("/24 plan: got %+v", p)
+	}
+}
+
+// TestPlanBar: one letter per bit, 32 in all, in the order of the plan's levels.
+func TestPlanBar(t *testing.T) {
+	p := values.NewPlan(netip.MustParsePrefix("100.112.0.0/12"), 256, 16, 16)
+	bar, legend := p.Bar()
+	if bar != "pppppppppppp"+"nnnnnnnn"+"tttt"+"ssss"+"eeee" || len(bar) != 32 {
+		t.Errorf("bar %q", bar)
+	}
+	if legend != "p=prefix 12, n=nodes 8, t=namespaces 4, s=segments 4, e=endpoints 4" {
+		t.Errorf("legend %q", legend)
+	}
+	// A plan that does not fit has no endpoint bits to draw, and more than 32 letters
+	// show by how much it overflows.
+	over, _ := values.NewPlan(netip.MustParsePrefix("100.112.0.0/24"), 256, 16, 16).Bar()
+	if len(over) != 40 || strings.Contains(over, "e") {
+		t.Errorf("overflowing bar %q", over)
 	}
 }
