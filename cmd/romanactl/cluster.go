@@ -65,7 +65,7 @@ func (o *rootOptions) setup(cmd *cobra.Command, vf *valuesFlags) (*clusterRun, e
 
 // client builds the cluster client: the kubeconfig is read here, never before.
 func (o *rootOptions) client() (*install.Client, error) {
-	c, err := install.NewClient(o.kube, o.namespace(), o.out)
+	c, err := install.NewClient(o.kube, o.namespace(), o.out, o.debug)
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 
 	romana "github.com/romana/romanactl"
+	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -38,6 +41,9 @@ type rootOptions struct {
 	chart *chart.Chart
 	// args are the command line, recorded in the release's Lease.
 	args []string
+	// debug is --debug's sink (nil when off).
+	debug     *install.Debug
+	debugFlag bool
 }
 
 func (o *rootOptions) loadChart() (*chart.Chart, error) {
@@ -73,8 +79,22 @@ cluster's network before it touches anything.
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			o.args = commandLine(cmd, args)
+			// The Helm SDK also logs through the standard logger (coalescing warnings):
+			// shown with --debug, as helm does, and dropped otherwise.
+			log.SetOutput(io.Discard)
+			if o.debugFlag {
+				o.debug = install.NewDebug(errOut)
+				log.SetFlags(0)
+				log.SetOutput(debugLog{o.debug})
+				o.kube.WrapConfigFn = func(c *rest.Config) *rest.Config {
+					c.Wrap(o.debug.Wrap)
+					return c
+				}
+				o.debug.Printf("romanactl %s: %s", version, strings.Join(o.args, " "))
+			}
 		},
 	}
+	cmd.PersistentFlags().BoolVar(&o.debugFlag, "debug", false, "print the Helm SDK's log, romanactl's steps and every API request (verb, URL, status, time; no bodies, so no Secret data) to stderr")
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -304,3 +324,11 @@ var kubeFlags = map[string]bool{"kubeconfig": true, "context": true, "cluster": 
 	"as": true, "as-group": true, "as-uid": true, "client-certificate": true, "client-key": true, "certificate-authority": true,
 	"insecure-skip-tls-verify": true, "server": true, "tls-server-name": true, "request-timeout": true, "cache-dir": true,
 	"disable-compression": true, "namespace": true, "username": true, "password": true}
+
+// debugLog adapts the standard logger to --debug.
+type debugLog struct{ d *install.Debug }
+
+func (l debugLog) Write(p []byte) (int, error) {
+	l.d.Printf("helm: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

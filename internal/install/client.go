@@ -28,11 +28,13 @@ type Client struct {
 	Command string
 	// Registry is how the pre-flight's images-exist reaches registries (--insecure).
 	Registry images.Options
+	// Debug receives --debug lines; nil is off.
+	Debug *Debug
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).
 // Nothing contacts the cluster until an operation runs.
-func NewClient(getter genericclioptions.RESTClientGetter, namespace string, progress io.Writer) (*Client, error) {
+func NewClient(getter genericclioptions.RESTClientGetter, namespace string, progress io.Writer, debug *Debug) (*Client, error) {
 	if namespace == "" {
 		namespace = DefaultNamespace
 	}
@@ -40,7 +42,9 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 		progress = io.Discard
 	}
 	cfg := new(action.Configuration)
-	if err := cfg.Init(getter, namespace, "secret", func(string, ...any) {}); err != nil {
+	// The Helm SDK's own log (what helm --debug prints) goes to --debug.
+	helmLog := func(format string, v ...any) { debug.Printf("helm: "+format, v...) }
+	if err := cfg.Init(getter, namespace, "secret", helmLog); err != nil {
 		return nil, fmt.Errorf("set up the Helm SDK: %w", err)
 	}
 	cfg.Releases.MaxHistory = MaxHistory
@@ -60,5 +64,5 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress}, nil
+	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress, Debug: debug}, nil
 }

@@ -29,6 +29,7 @@ func (c *Client) locked(ctx context.Context, fn func(ctx context.Context) error)
 	if err != nil {
 		return err
 	}
+	c.Debug.Printf("romanactl: Lease %s/romanactl-%s acquired for `romanactl %s`", c.Namespace, ReleaseName, c.Command)
 	if l.TakenOver != nil {
 		c.progress("took over the Lease of %s (`romanactl %s`), which %s", l.TakenOver.Identity, l.TakenOver.Command, takenOverWhy(l.TakenOver))
 	}
@@ -44,7 +45,8 @@ func (c *Client) locked(ctx context.Context, fn func(ctx context.Context) error)
 		cancel(nil)
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer rcancel()
-		_ = l.Release(rctx)
+		rerr := l.Release(rctx)
+		c.Debug.Printf("romanactl: Lease released (%v)", errOrOK(rerr))
 	}()
 	err = fn(wctx)
 	if lerr := l.LostErr(); lerr != nil && err != nil {
@@ -185,4 +187,11 @@ func (c *Client) reachable(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	return c.Kube.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(rctx).Error()
+}
+
+func errOrOK(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "ok"
 }

@@ -210,6 +210,8 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 		env, _ = values.LookupString(res.Effective, "environment")
 		reason = "from the release's values"
 	}
+	start := time.Now()
+	defer func() { c.Debug.Printf("romanactl: pre-flight took %d ms", time.Since(start).Milliseconds()) }()
 	report, err := Preflight(ctx, c.Kube, PreflightInput{
 		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
 		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest, Chart: ch, Registry: c.Registry,

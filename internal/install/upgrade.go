@@ -402,7 +402,6 @@ func manifestClusterIP(manifest string) string {
 	return obj.Spec.ClusterIP
 }
 
-
 // normalize round-trips values through JSON types, so that int64(2) from --set and
 // float64(2) from a stored release compare equal.
 func normalize(m map[string]any) any {
