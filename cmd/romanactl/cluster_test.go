@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -275,7 +276,7 @@ func TestClusterUpgradeNoOpRollbackAndPassword(t *testing.T) {
 		t.Errorf("diff of a no-op: %s", r.stdout)
 	}
 	r = mustOK(t, rc(t, "diff", "--tag=v9"))
-	if !strings.Contains(r.stdout, "-          image: \"quay.io/romana/agent:v0.9.3\"") || !strings.Contains(r.stdout, "+          image: \"quay.io/romana/agent:v9\"") {
+	if !regexp.MustCompile(`(?m)^-\s+image: quay.io/romana/agent:v0.9.3$`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^\+\s+image: quay.io/romana/agent:v9$`).MatchString(r.stdout) {
 		t.Errorf("diff --tag=v9:\n%s", r.stdout)
 	}
 

@@ -1,10 +1,8 @@
 package install
 
 import (
-	"sort"
 	"strings"
 
-	"github.com/pmezard/go-difflib/difflib"
 	"helm.sh/helm/v3/pkg/releaseutil"
 )
 
@@ -15,44 +13,6 @@ type ObjectDiff struct {
 	// Change is added, removed or changed.
 	Change string `json:"change"`
 	Diff   string `json:"diff"`
-}
-
-// DiffManifests compares two release manifests object by object. Secret data is masked
-// on both sides: a diff shows that the password changed, never what it is.
-func DiffManifests(from, to string) []ObjectDiff {
-	a, b := objects(MaskSecrets(from)), objects(MaskSecrets(to))
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	var names []string
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var out []ObjectDiff
-	for _, k := range names {
-		x, y := a[k], b[k]
-		if x == y {
-			continue
-		}
-		change := "changed"
-		switch {
-		case x == "":
-			change = "added"
-		case y == "":
-			change = "removed"
-		}
-		d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(x), B: difflib.SplitLines(y),
-			FromFile: "deployed " + k, ToFile: "upgrade " + k, Context: 3,
-		})
-		out = append(out, ObjectDiff{Object: k, Change: change, Diff: d})
-	}
-	return out
 }
 
 // objects splits a manifest into "Kind/name" -> YAML.

@@ -164,14 +164,25 @@ func TestPreflightFailsWithoutPermissions(t *testing.T) {
 	}
 }
 
-func TestDiffMasksSecrets(t *testing.T) {
-	from := "---\n# Source: romana/templates/s.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: romana-datastore\ndata:\n  password: c2VjcmV0MQ==\n"
-	to := strings.Replace(from, "c2VjcmV0MQ==", "c2VjcmV0Mg==", 1) + "---\n# Source: romana/templates/x.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: extra\n"
-	d := DiffManifests(from, to)
-	if len(d) != 1 || d[0].Object != "ServiceAccount/extra" || d[0].Change != "added" {
-		t.Fatalf("%+v", d)
+// TestDiffShowsAPasswordChangeHidden: a Secret whose data changes shows as a changed
+// line, "(changed, value hidden)"; neither value appears, and an unchanged Secret shows
+// no change at all.
+func TestDiffShowsAPasswordChangeHidden(t *testing.T) {
+	live := []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"romana-datastore","uid":"u1","resourceVersion":"7"},"data":{"password":"c2VjcmV0MQ=="}}`)
+	next := []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"romana-datastore","uid":"u1","resourceVersion":"8"},"data":{"password":"c2VjcmV0Mg=="}}`)
+	d := unifiedDiff("Secret/romana-datastore", "changed", cleanYAML("Secret/romana-datastore", live, next, false), cleanYAML("Secret/romana-datastore", next, live, true))
+	if !strings.Contains(d.Diff, "-  password: (value hidden)") || !strings.Contains(d.Diff, "+  password: (changed, value hidden)") {
+		t.Errorf("the change is not shown:\n%s", d.Diff)
 	}
-	if strings.Contains(MaskSecrets(to), "c2VjcmV0Mg==") {
-		t.Error("the password is not masked")
+	for _, secret := range []string{"c2VjcmV0MQ==", "c2VjcmV0Mg==", "secret1", "secret2"} {
+		if strings.Contains(d.Diff, secret) {
+			t.Errorf("the diff shows %s", secret)
+		}
+	}
+	if strings.Contains(d.Diff, "resourceVersion") || strings.Contains(d.Diff, "uid") {
+		t.Errorf("server-kept fields in the diff:\n%s", d.Diff)
+	}
+	if a, b := cleanYAML("Secret/x", live, live, false), cleanYAML("Secret/x", live, live, true); a != b {
+		t.Errorf("an unchanged Secret differs:\n%s\n%s", a, b)
 	}
 }

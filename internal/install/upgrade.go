@@ -169,9 +169,18 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
+	// as Helm's three-way patch does; say so first, and do not call it a no-op.
+	drifted, err := c.liveDrift(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range drifted {
+		c.progress("‼ %s was changed outside the release (kubectl edit?); this upgrade overwrites those changes: %s", d.Object, shorten(d.Patch, 300))
+	}
 	// Nothing to change means nothing to check: a no-op writes nothing and needs no
 	// pre-flight (which is the slow part of a no-op, with its access reviews).
-	if p.isNoOp() {
+	if p.isNoOp() && len(drifted) == 0 {
 		return &Result{Release: p.last, NoOp: true}, nil
 	}
 	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
@@ -289,7 +298,7 @@ func (c *Client) Diff(ctx context.Context, o UpgradeOptions) ([]ObjectDiff, erro
 	if err != nil {
 		return nil, err
 	}
-	return DiffManifests(p.last.Manifest, p.dry.Manifest), nil
+	return c.LiveDiff(ctx, p.last.Manifest, p.dry.Manifest)
 }
 
 // RollbackOptions tune Rollback.
@@ -412,4 +421,20 @@ func normalize(m map[string]any) any {
 	}
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// liveDrift reads the deployed objects and names those edited outside the release.
+func (c *Client) liveDrift(ctx context.Context, p *plannedUpgrade) ([]Drift, error) {
+	objs, err := c.fetchLive(ctx, p.last.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	return drift(objs, manifestJSON(p.last.Manifest)), nil
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
