@@ -1,8 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/romana/romanactl/internal/values"
 )
 
 // everyFlag sets every dedicated flag to a non-default value. The tag is of no line
@@ -165,7 +171,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"install", "--dry-run=client", "--env=auto"}, 2, "cannot detect the environment"},
 		{[]string{"check"}, 2, "--pre"},
 		{[]string{"rollback", "x", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, `REVISION "x"`},
-		{[]string{"install", "--skip-check", "placement", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, ""},
+		// The refusal itself, not the kubeconfig error that would also exit 2.
+		{[]string{"install", "--skip-check", "placement", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, "--skip-check placement: only ‼ checks can be skipped"},
+		{[]string{"upgrade", "--skip-check", "nosuch", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, `--skip-check "nosuch": unknown check`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -188,6 +196,53 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 	for _, want := range []string{"Exit codes:", "0  success", "1  operational failure", "2  invalid input"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// TestValuesKopsIsDefaultsUnderTheEnvFile gives values-kops-json.golden a reason: the
+// effective values are chart/values.yaml with chart/env/kops.yaml laid over it (maps
+// merged, everything else replaced), computed here from the two files independently of
+// romanactl's code, and the kops numbers of the 2016 spec are there.
+func TestValuesKopsIsDefaultsUnderTheEnvFile(t *testing.T) {
+	read := func(p string) map[string]any {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{}
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	var over func(a, b map[string]any) map[string]any
+	over = func(a, b map[string]any) map[string]any {
+		for k, v := range b {
+			if bm, ok := v.(map[string]any); ok {
+				if am, ok := a[k].(map[string]any); ok {
+					a[k] = over(am, bm)
+					continue
+				}
+			}
+			a[k] = v
+		}
+		return a
+	}
+	want := over(read("../../chart/values.yaml"), read("../../chart/env/kops.yaml"))
+	r := mustOK(t, run(t, "values", "--env=kops", "-o", "json"))
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	if string(wj) != string(gj) {
+		t.Errorf("values --env=kops is not values.yaml under env/kops.yaml:\n%s", lineDiff(string(wj), string(gj)))
+	}
+	for k, v := range map[string]string{"services.cidr": "10.192.0.0/10", "romanaRoot.clusterIP": "100.64.99.99", "agent.clusterIPCIDR": "100.64.0.0/12", "environment": "kops"} {
+		if s, _ := values.LookupString(got, k); s != v {
+			t.Errorf("%s = %q, want the kops spec's %q", k, s, v)
 		}
 	}
 }

@@ -54,6 +54,10 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 				return nil
 			}
 			ctx := cmd.Context()
+			// Input first: a bad --skip-check is refused before any kubeconfig is read.
+			if err := install.CheckSkips(cf.skip); err != nil {
+				return err
+			}
 			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err

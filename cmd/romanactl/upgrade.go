@@ -30,6 +30,10 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// Input first: a bad --skip-check is refused before any kubeconfig is read.
+			if err := install.CheckSkips(cf.skip); err != nil {
+				return err
+			}
 			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err
