@@ -7,6 +7,7 @@ import (
 
 	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -63,7 +64,7 @@ Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
 			if err != nil {
 				return err
 			}
-			rendered, err := install.Render(cr.chart, res.Supplied, install.RenderOptions{Namespace: cr.client.Namespace, Validated: true})
+			rendered, err := render.Render(cr.chart, res.Supplied, render.RenderOptions{Namespace: cr.client.Namespace, Validated: true})
 			if err != nil {
 				return err
 			}

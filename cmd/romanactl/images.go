@@ -9,7 +9,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/romana/romanactl/internal/images"
-	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -45,7 +45,7 @@ func renderedImages(cmd *cobra.Command, o *rootOptions, vf *valuesFlags) ([]imag
 	if err != nil {
 		return nil, err
 	}
-	r, err := install.Render(ch, res.Supplied, install.RenderOptions{Namespace: o.namespace(), Validated: true})
+	r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func pinDigests(ctx context.Context, ch *chart.Chart, opts values.Options, effec
 	if err != nil {
 		return opts, err
 	}
-	r, err := install.Render(ch, res.Supplied, install.RenderOptions{Validated: true})
+	r, err := render.Render(ch, res.Supplied, render.RenderOptions{Validated: true})
 	if err != nil {
 		return opts, err
 	}

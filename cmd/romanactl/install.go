@@ -7,6 +7,7 @@ import (
 
 	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -45,7 +46,7 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 				if err != nil {
 					return err
 				}
-				r, err := install.Render(ch, res.Supplied, install.RenderOptions{Namespace: o.namespace(), Validated: true})
+				r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true})
 				if err != nil {
 					return err
 				}

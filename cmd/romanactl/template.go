@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -35,7 +35,7 @@ datastore password goes to stderr.`,
 			if err != nil {
 				return err
 			}
-			r, err := install.Render(ch, res.Supplied, install.RenderOptions{Namespace: o.namespace(), Validated: true})
+			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true})
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	romana "github.com/romana/romanactl"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -40,7 +41,7 @@ func TestServicesContainerRunsAsTheImageExpects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Render(ch, res.Supplied, RenderOptions{Namespace: "kube-system", Validated: true})
+			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: "kube-system", Validated: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +136,7 @@ func TestDatastoreListensOnLoopbackOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Render(ch, res.Supplied, RenderOptions{Namespace: "kube-system", Validated: true})
+		r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: "kube-system", Validated: true})
 		if err != nil {
 			t.Fatal(err)
 		}

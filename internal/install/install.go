@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/resource"
 
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -199,7 +200,7 @@ func (c *Client) markFailed(rel *release.Release, cause error) {
 // command would apply ("": render it here, client-side).
 func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, skip []string, manifest string) (*Report, error) {
 	if manifest == "" {
-		r, err := Render(ch, res.Supplied, RenderOptions{Namespace: c.Namespace, Validated: true})
+		r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
 		if err != nil {
 			return nil, err
 		}

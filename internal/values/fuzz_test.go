@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -31,7 +31,7 @@ func FuzzValidateAddressPlan(f *testing.F) {
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		_, renderErr := install.Render(ch, supplied, install.RenderOptions{})
+		_, renderErr := render.Render(ch, supplied, render.RenderOptions{})
 		if err != nil {
 			if !values.IsInputError(err) {
 				t.Fatalf("rejection is not an input error: %v", err)

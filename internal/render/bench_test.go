@@ -1,10 +1,10 @@
-package install_test
+package render_test
 
 import (
 	"testing"
 
 	romana "github.com/romana/romanactl"
-	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -21,7 +21,7 @@ func BenchmarkRender(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := install.Render(ch, res.Supplied, install.RenderOptions{Validated: true}); err != nil {
+		if _, err := render.Render(ch, res.Supplied, render.RenderOptions{Validated: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
