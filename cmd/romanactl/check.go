@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,28 +24,9 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
   romanactl check --pre --env=custom --cidr=10.112.0.0/12 --cluster-ip=10.0.0.99 --cluster-ip-cidr=10.0.0.0/16
   romanactl check --pre --skip-check romana-compat -o json`,
 		Short: "Run the pre-flight checks that install and upgrade run (✓ pass, ‼ warn, ✗ fail)",
-		Long: `Check the values against the live cluster, as install and upgrade do before any
-write. Each check prints ✓, ‼ or ✗ with its fix:
-
-  kubernetes-version      the server satisfies the chart's kubeVersion
-  permissions             SelfSubjectAccessReview for every kind and verb an install needs
-  service-range           romanaRoot.clusterIP is inside the cluster's service range
-                          (ServiceCIDR API, else kubeadm-config, else a dry-run create)
-  agent-cluster-ip-cidr   ‼ agent.clusterIPCIDR equals that range
-  cluster-ip-free         no other Service holds romanaRoot.clusterIP (IPAddress API)
-  ownership               no object the chart creates exists outside the release
-  pod-admission           the DaemonSets' pods pass admission (server-side dry run)
-  images-exist            every image of the release is in its registry (✗ when the
-                          registry says it is not there, ‼ when no registry answers)
-  romana-compat           ‼ what the chosen Romana line cannot do on this cluster
-                          (chart/compat.yaml against discovery), or "unknown"
-  address-plan            services.cidr overlaps no service range, node IP or podCIDR
-  placement               a node matches services.nodeSelector, its taints tolerated
-  agent-coverage          ‼ agent.tolerations cover every node's taints
-  environment             which environment is used, and why
-  kops-*                  ‼ the kops limitations, with kops environments
-
-Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
+		Long: "Check the values against the live cluster, as install and upgrade do before any\n" +
+			"write. Each check prints ✓, ‼ or ✗ with its fix:\n\n" + checkList() +
+			"\nExit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !pre {
@@ -94,4 +76,23 @@ Exit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.`,
 	cmd.Flags().StringArrayVar(&skip, "skip-check", nil, "acknowledge a ‼ check by name (can repeat)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "images-exist: allow plain-HTTP registries (loopback registries are plain HTTP without it)")
 	return cmd
+}
+
+// checkList is the pre-flight's checks as --help shows them, from install.Checks.
+func checkList() string {
+	var b strings.Builder
+	for _, d := range install.Checks {
+		fmt.Fprintf(&b, "  %-24s %-5s %s\n", d.Name, d.Marks, d.Short)
+	}
+	return b.String()
+}
+
+// checksMarkdown is the README's table of pre-flight checks, from install.Checks.
+func checksMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| check | kind | what it checks |\n|---|---|---|\n")
+	for _, d := range install.Checks {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", d.Name, d.Marks, d.What)
+	}
+	return b.String()
 }

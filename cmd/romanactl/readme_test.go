@@ -6,20 +6,27 @@ import (
 	"testing"
 )
 
-// TestREADMECompatIsTheTable: the README's "What works on which cluster" table is what
-// `romanactl version --compat` prints from chart/compat.yaml, so the two cannot drift.
-func TestREADMECompatIsTheTable(t *testing.T) {
+// readmeSection returns the README's text between <!-- NAME:begin --> and
+// <!-- NAME:end -->: a section generated from one list in the code.
+func readmeSection(t *testing.T, name string) string {
+	t.Helper()
 	data, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const begin, end = "<!-- compat:begin -->\n", "<!-- compat:end -->"
+	begin, end := "<!-- "+name+":begin -->\n", "<!-- "+name+":end -->"
 	s := string(data)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatal("README.md has no compat:begin/compat:end markers")
+		t.Fatalf("README.md has no %s:begin/%s:end markers", name, name)
 	}
-	got := s[i+len(begin) : j]
+	return s[i+len(begin) : j]
+}
+
+// TestREADMECompatIsTheTable: the README's "What works on which cluster" table is what
+// `romanactl version --compat` prints from chart/compat.yaml, so the two cannot drift.
+func TestREADMECompatIsTheTable(t *testing.T) {
+	got := readmeSection(t, "compat")
 	want := mustOK(t, run(t, "version", "--compat")).stdout
 	if got != want {
 		t.Fatalf("README's compat table differs from `romanactl version --compat`; paste this between the markers:\n%s", want)
@@ -28,5 +35,13 @@ func TestREADMECompatIsTheTable(t *testing.T) {
 		if !strings.Contains(got, line) {
 			t.Errorf("the table lacks %q", line)
 		}
+	}
+}
+
+// TestREADMEChecksAreTheTable: the README's table of pre-flight checks is generated from
+// install.Checks, the list the pre-flight runs and --skip-check reads.
+func TestREADMEChecksAreTheTable(t *testing.T) {
+	if got, want := readmeSection(t, "checks"), checksMarkdown(); got != want {
+		t.Fatalf("README's pre-flight table differs from install.Checks; paste this between the markers:\n%s", want)
 	}
 }

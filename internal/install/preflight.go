@@ -2,25 +2,16 @@ package install
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/klog/v2"
-	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -95,22 +86,124 @@ func (e *PreflightError) Unwrap() error {
 	return &values.InputError{Err: fmt.Errorf("pre-flight failed")}
 }
 
-// WarnChecks are the ‼ checks, the only ones --skip-check accepts.
-var WarnChecks = []string{"agent-cluster-ip-cidr", "agent-coverage", "romana-compat", "images-exist", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
+// CheckDef is one pre-flight check: its name, what it can report, and how it runs.
+// Checks is the one list: the run order, --skip-check, `check --help` and the README's
+// table all come from it (TestREADMEChecksAreTheTable holds the README to it).
+type CheckDef struct {
+	Name string
+	// Marks is what it can report: "✗", "‼", "✗ / ‼" or "✓" (informational).
+	Marks string
+	// Short is its line in `check --help`; What its row in the README.
+	Short, What string
+	// run returns its results (none when it does not apply, e.g. kops-* elsewhere).
+	run func(*pfState) []Check
+}
 
-// AllChecks names every check, for messages.
-var AllChecks = []string{"kubernetes-version", "permissions", "service-range", "agent-cluster-ip-cidr", "cluster-ip-free", "ownership", "pod-admission",
-	"images-exist", "romana-compat", "address-plan", "placement", "agent-coverage", "environment", "kops-single-subnet", "kops-network-cidr", "kops-source-dest-check"}
+// Skippable is whether --skip-check may acknowledge it: it can report ‼.
+func (d CheckDef) Skippable() bool { return strings.Contains(d.Marks, "‼") }
 
-// CheckSkips validates --skip-check names: unknown names and ✗-kind checks are refused.
+// Checks are the pre-flight checks, in the order they run and print.
+var Checks = []CheckDef{
+	{Name: "kubernetes-version", Marks: "✗", Short: "the server satisfies the chart's kubeVersion",
+		What: "the server satisfies the chart's `kubeVersion` (>= 1.25)",
+		run: func(s *pfState) []Check {
+			if s.in.KubeVersion != "" && !chartutil.IsCompatibleRange(s.in.KubeVersion, s.sv.GitVersion) {
+				return []Check{{Name: "kubernetes-version", Severity: Fail, Message: fmt.Sprintf("the cluster runs %s; the chart needs %s", s.sv.GitVersion, s.in.KubeVersion), Fix: "upgrade the cluster"}}
+			}
+			return []Check{{Name: "kubernetes-version", Severity: Pass, Message: fmt.Sprintf("%s satisfies %s", s.sv.GitVersion, s.in.KubeVersion)}}
+		}},
+	{Name: "permissions", Marks: "✗", Short: "SelfSubjectAccessReview for every kind and verb an install needs",
+		What: "a SelfSubjectAccessReview for every kind and verb an install needs (DaemonSets, Services, Secrets, ServiceAccounts, Pods and romanactl's Lease in the namespace; ClusterRoles and ClusterRoleBindings)",
+		run:  func(s *pfState) []Check { return []Check{permissions(s.ctx, s.cs, s.in.Namespace)} }},
+	{Name: "service-range", Marks: "✗", Short: "romanaRoot.clusterIP is inside the cluster's service range (ServiceCIDR API, else kubeadm-config, else a dry-run create)",
+		What: "`romanaRoot.clusterIP` lies inside the cluster's real service range, found from the ServiceCIDR API, then `kubeadm-config`, then the error of a server-side dry-run create of the root Service",
+		run:  serviceRangeChecks},
+	// agent-cluster-ip-cidr is reported by serviceRangeChecks, from the same range.
+	{Name: "agent-cluster-ip-cidr", Marks: "‼", Short: "agent.clusterIPCIDR equals that range",
+		What: "`agent.clusterIPCIDR` (the agent's NAT exclusion) equals that range",
+		run:  func(*pfState) []Check { return nil }},
+	{Name: "cluster-ip-free", Marks: "✗", Short: "no other Service holds romanaRoot.clusterIP (IPAddress API)",
+		What: "no other Service holds the address (the IPAddress API names the holder; without it, Services are listed). A server-side dry run does not catch this",
+		run:  func(s *pfState) []Check { return []Check{clusterIPFree(s.ctx, s.cs, s.in.Namespace, s.clusterIP)} }},
+	{Name: "ownership", Marks: "✗", Short: "no object the chart creates exists outside the release",
+		What: "no object the chart creates (DaemonSets, romana-root, the ClusterRole and its binding) already exists outside release `romana`, which would stop Helm half-way; names the Helm release that owns it, or says it belongs to none (e.g. a 2016 `kubectl apply` install)",
+		run:  func(s *pfState) []Check { return []Check{ownership(s.ctx, s.cs, s.in.Namespace)} }},
+	{Name: "pod-admission", Marks: "✗", Short: "the DaemonSets' pods pass admission (server-side dry run)",
+		What: "each DaemonSet's pod template, sent as a Pod with a server-side dry run in the target namespace, is accepted by admission (Pod Security, a policy engine's webhook); a refusal is named in the server's words. Without it a refused DaemonSet is created, never gets a pod, and the wait runs out",
+		run: func(s *pfState) []Check {
+			if s.in.Manifest == "" {
+				return nil
+			}
+			return []Check{podAdmission(s.ctx, s.cs, s.in.Namespace, s.in.Manifest)}
+		}},
+	{Name: "images-exist", Marks: "✗ / ‼", Short: "every image of the release is in its registry (✗ not there, ‼ no answer)",
+		What: "every image of the release exists in its registry (a manifest HEAD with go-containerregistry, credentials from the Docker config, all images in parallel, 5 s at most). ✗ when a registry answers that a tag is not there (every pod would sit in `ImagePullBackOff`); ‼ when no registry answers or it wants credentials (air-gapped clusters pull from mirrors romanactl may not see: it says so and goes on)",
+		run: func(s *pfState) []Check {
+			if s.in.Manifest == "" {
+				return nil
+			}
+			return []Check{imagesExist(s.ctx, s.in.Manifest, s.in.Registry)}
+		}},
+	{Name: "romana-compat", Marks: "‼", Short: "what the chosen Romana line cannot do on this cluster (chart/compat.yaml), or \"unknown\"",
+		What: "what the chosen Romana line cannot do on this cluster, from `chart/compat.yaml` and the cluster's discovery. For v0.9.3: its listener watches NetworkPolicies under `extensions/v1beta1`, which Kubernetes stopped serving in 1.16, so NetworkPolicies are not enforced; the check names the cluster version and the API group. A tag of no known line says \"unknown\", never passes",
+		run: func(s *pfState) []Check {
+			if s.in.Chart == nil {
+				return nil
+			}
+			tag, _ := values.LookupString(s.in.Effective, "image.tag")
+			return []Check{romanaCompat(s.cs, s.in.Chart, tag, s.sv.GitVersion)}
+		}},
+	{Name: "address-plan", Marks: "✗", Short: "services.cidr overlaps no service range, node IP or podCIDR",
+		What: "`services.cidr` overlaps neither the service range, nor any node's InternalIP, nor any node's podCIDR",
+		run:  func(s *pfState) []Check { return []Check{addressPlan(s.romanaCIDR, s.svcRange, s.nodes)} }},
+	{Name: "placement", Marks: "✗", Short: "a node matches services.nodeSelector, its taints tolerated",
+		What: "a node matches `services.nodeSelector` and its NoSchedule/NoExecute taints are tolerated by `services.tolerations`, or romana-services would run nowhere",
+		run: func(s *pfState) []Check {
+			if v, _ := values.Lookup(s.in.Effective, "services.deploy"); v != "daemonSet" {
+				return []Check{{Name: "placement", Severity: Pass, Message: "services.deploy=staticPod: romana-services runs from /etc/kubernetes/manifests, not the release"}}
+			}
+			sel, _ := values.Lookup(s.in.Effective, "services.nodeSelector")
+			tol, _ := values.Lookup(s.in.Effective, "services.tolerations")
+			return []Check{placement(sel, tolerations(tol), s.nodes)}
+		}},
+	{Name: "agent-coverage", Marks: "‼", Short: "agent.tolerations cover every node's taints",
+		What: "`agent.tolerations` tolerate every node's taints; a node without the agent has no pod network (and the wait would not finish)",
+		run: func(s *pfState) []Check {
+			tol, _ := values.Lookup(s.in.Effective, "agent.tolerations")
+			return []Check{agentCoverage(tolerations(tol), s.nodes)}
+		}},
+	{Name: "environment", Marks: "✓", Short: "which environment is used, and why",
+		What: "which environment is used and why",
+		run: func(s *pfState) []Check {
+			return []Check{{Name: "environment", Severity: Pass, Message: fmt.Sprintf("%s: %s", s.in.Env, s.in.EnvReason)}}
+		}},
+	{Name: "kops-single-subnet", Marks: "‼", Short: "with kops: a single subnet only", What: "with kops: an automated install supports a single subnet only (the original guide)", run: kopsChecks},
+	// The other two kops checks are reported by kopsChecks with the first.
+	{Name: "kops-network-cidr", Marks: "‼", Short: "with kops: --network-cidr=172.20.0.0/21", What: "with kops: kops' default `--network-cidr` 172.20.0.0/16 is too large; use 172.20.0.0/21", run: func(*pfState) []Check { return nil }},
+	{Name: "kops-source-dest-check", Marks: "‼", Short: "with kops: EC2 SourceDestCheck off", What: "with kops: EC2 SourceDestCheck drops pod traffic between hosts; disable it", run: func(*pfState) []Check { return nil }},
+}
+
+// CheckNames lists every check; with skippable, only those --skip-check accepts.
+func CheckNames(skippable bool) []string {
+	var out []string
+	for _, d := range Checks {
+		if !skippable || d.Skippable() {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// CheckSkips validates --skip-check names: unknown names and ✗-only checks are refused.
 func CheckSkips(skips []string) error {
 	for _, s := range skips {
+		i := slices.IndexFunc(Checks, func(d CheckDef) bool { return d.Name == s })
 		switch {
-		case slices.Contains(WarnChecks, s):
-		case slices.Contains(AllChecks, s):
-			return values.Inputf("--skip-check %s: only ‼ checks can be skipped (%s); a ✗ check means the install would break the cluster", s, strings.Join(WarnChecks, ", "))
+		case i >= 0 && Checks[i].Skippable():
+		case i >= 0:
+			return values.Inputf("--skip-check %s: only ‼ checks can be skipped (%s); a ✗ check means the install would break the cluster", s, strings.Join(CheckNames(true), ", "))
 		default:
-			return values.Inputf("--skip-check %q: unknown check; the ‼ checks are %s", s, strings.Join(WarnChecks, ", "))
+			return values.Inputf("--skip-check %q: unknown check; the ‼ checks are %s", s, strings.Join(CheckNames(true), ", "))
 		}
 	}
 	return nil
@@ -141,446 +234,52 @@ type PreflightInput struct {
 // registryDeadline bounds images-exist: an air-gapped cluster costs this much, once.
 const registryDeadline = 5 * time.Second
 
-// Preflight runs every check against the live cluster. It only reads (and makes
-// server-side dry-run requests, which write nothing).
-func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) (*Report, error) {
-	r := &Report{Environment: in.Env}
-	add := func(c Check) {
-		if c.Severity == Warn && slices.Contains(in.Skip, c.Name) {
-			c.Severity = Skipped
-		}
-		r.Checks = append(r.Checks, c)
-	}
-	str := func(k string) string { v, _ := values.Lookup(in.Effective, k); s, _ := v.(string); return s }
+// pfState is what the checks share: the inputs, and what the cluster told once.
+type pfState struct {
+	ctx        context.Context
+	cs         kubernetes.Interface
+	in         PreflightInput
+	sv         *version.Info
+	clusterIP  netip.Addr
+	romanaCIDR netip.Prefix
+	agentCIDR  netip.Prefix
+	svcRange   netip.Prefix
+	svcSource  string
+	dryRunErr  error
+	nodes      []corev1.Node
+}
 
-	// Kubernetes version.
-	sv, err := cs.Discovery().ServerVersion()
-	if err != nil {
+// Preflight runs every check of Checks against the live cluster. It only reads (and
+// makes server-side dry-run requests, which write nothing).
+func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) (*Report, error) {
+	s := &pfState{ctx: ctx, cs: cs, in: in}
+	var err error
+	if s.sv, err = cs.Discovery().ServerVersion(); err != nil {
 		return nil, fmt.Errorf("reach the API server: %w", err)
 	}
-	if in.KubeVersion != "" && !chartutil.IsCompatibleRange(in.KubeVersion, sv.GitVersion) {
-		add(Check{Name: "kubernetes-version", Severity: Fail, Message: fmt.Sprintf("the cluster runs %s; the chart needs %s", sv.GitVersion, in.KubeVersion), Fix: "upgrade the cluster"})
-	} else {
-		add(Check{Name: "kubernetes-version", Severity: Pass, Message: fmt.Sprintf("%s satisfies %s", sv.GitVersion, in.KubeVersion)})
-	}
-
-	add(permissions(ctx, cs, in.Namespace))
-
-	clusterIP, _ := netip.ParseAddr(str("romanaRoot.clusterIP"))
-	romanaCIDR, _ := netip.ParsePrefix(str("services.cidr"))
-	agentCIDR, _ := netip.ParsePrefix(str("agent.clusterIPCIDR"))
+	str := func(k string) string { v, _ := values.LookupString(in.Effective, k); return v }
+	s.clusterIP, _ = netip.ParseAddr(str("romanaRoot.clusterIP"))
+	s.romanaCIDR, _ = netip.ParsePrefix(str("services.cidr"))
+	s.agentCIDR, _ = netip.ParsePrefix(str("agent.clusterIPCIDR"))
 	port, _ := values.Lookup(in.Effective, "romanaRoot.port")
-
-	svcRange, source, dryRunErr := ServiceRange(ctx, cs, in.Namespace, clusterIP, port)
-	switch {
-	case svcRange.IsValid():
-		r.ServiceCIDR = svcRange.String()
-		if svcRange.Contains(clusterIP) {
-			add(Check{Name: "service-range", Severity: Pass, Message: fmt.Sprintf("romanaRoot.clusterIP %s is inside the service range %s (from %s)", clusterIP, svcRange, source)})
-		} else {
-			add(Check{Name: "service-range", Severity: Fail,
-				Message: fmt.Sprintf("romanaRoot.clusterIP (--cluster-ip) %s is outside the service range %s reported by the cluster (%s)", clusterIP, svcRange, source),
-				Fix:     fmt.Sprintf("pick an address inside it, e.g. --cluster-ip=%s --cluster-ip-cidr=%s", exampleIP(svcRange), svcRange)})
-		}
-		if agentCIDR != svcRange {
-			add(Check{Name: "agent-cluster-ip-cidr", Severity: Warn,
-				Message: fmt.Sprintf("agent.clusterIPCIDR (--cluster-ip-cidr) %s differs from the cluster's service range %s: the agent would NAT service traffic it should not, or miss some", agentCIDR, svcRange),
-				Fix:     fmt.Sprintf("use --cluster-ip-cidr=%s", svcRange)})
-		} else {
-			add(Check{Name: "agent-cluster-ip-cidr", Severity: Pass, Message: fmt.Sprintf("agent.clusterIPCIDR matches the service range %s", svcRange)})
-		}
-	case dryRunErr != nil:
-		add(Check{Name: "service-range", Severity: Fail, Message: fmt.Sprintf("the API server refuses romanaRoot.clusterIP (--cluster-ip) %s: %v", clusterIP, dryRunErr), Fix: "pick an address inside the cluster's service range"})
-	default:
-		add(Check{Name: "service-range", Severity: Pass, Message: fmt.Sprintf("the API server accepts romanaRoot.clusterIP %s (server-side dry run); the range itself is not published", clusterIP)})
-	}
-
-	add(clusterIPFree(ctx, cs, in.Namespace, clusterIP))
-	add(ownership(ctx, cs, in.Namespace))
-	if in.Manifest != "" {
-		add(podAdmission(ctx, cs, in.Namespace, in.Manifest))
-		add(imagesExist(ctx, in.Manifest, in.Registry))
-	}
-	if in.Chart != nil {
-		add(romanaCompat(cs, in.Chart, str("image.tag"), sv.GitVersion))
-	}
-
+	s.svcRange, s.svcSource, s.dryRunErr = ServiceRange(ctx, cs, in.Namespace, s.clusterIP, port)
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	add(addressPlan(romanaCIDR, svcRange, nodes.Items))
-	if v, _ := values.Lookup(in.Effective, "services.deploy"); v == "daemonSet" {
-		sel, _ := values.Lookup(in.Effective, "services.nodeSelector")
-		tol, _ := values.Lookup(in.Effective, "services.tolerations")
-		add(placement(sel, tolerations(tol), nodes.Items))
-	} else {
-		add(Check{Name: "placement", Severity: Pass, Message: "services.deploy=staticPod: romana-services runs from /etc/kubernetes/manifests, not the release"})
+	s.nodes = nodes.Items
+
+	r := &Report{Environment: in.Env}
+	if s.svcRange.IsValid() {
+		r.ServiceCIDR = s.svcRange.String()
 	}
-	agentTol, _ := values.Lookup(in.Effective, "agent.tolerations")
-	add(agentCoverage(tolerations(agentTol), nodes.Items))
-	add(Check{Name: "environment", Severity: Pass, Message: fmt.Sprintf("%s: %s", in.Env, in.EnvReason)})
-	if in.Env == "kops" {
-		add(Check{Name: "kops-single-subnet", Severity: Warn, Message: "an automated Romana install supports a single subnet only", Fix: "run the cluster in one subnet"})
-		add(Check{Name: "kops-network-cidr", Severity: Warn, Message: "kops' default --network-cidr 172.20.0.0/16 is too large for this setup", Fix: "create the cluster with --network-cidr=172.20.0.0/21"})
-		add(Check{Name: "kops-source-dest-check", Severity: Warn, Message: "EC2 SourceDestCheck is on by default, which drops pod traffic between hosts", Fix: "disable SourceDestCheck on every instance"})
+	for _, d := range Checks {
+		for _, c := range d.run(s) {
+			if c.Severity == Warn && slices.Contains(in.Skip, c.Name) {
+				c.Severity = Skipped
+			}
+			r.Checks = append(r.Checks, c)
+		}
 	}
 	return r, nil
-}
-
-// ServiceRange discovers the cluster's service cluster-IP range: the ServiceCIDR API
-// (networking.k8s.io/v1), then kubeadm-config, then the error of a server-side dry-run
-// create of the root Service, which names the valid range when the address is outside
-// it. It returns an invalid prefix when no source tells; dryRunErr is the dry run's
-// error when it failed for another reason.
-func ServiceRange(ctx context.Context, cs kubernetes.Interface, ns string, clusterIP netip.Addr, port any) (netip.Prefix, string, error) {
-	if list, err := cs.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{}); err == nil {
-		for _, sc := range list.Items {
-			for _, c := range sc.Spec.CIDRs {
-				if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() && sc.Name == "kubernetes" {
-					return p, "ServiceCIDR kubernetes", nil
-				}
-			}
-		}
-	}
-	if cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{}); err == nil {
-		var cc struct {
-			Networking struct {
-				ServiceSubnet string `json:"serviceSubnet"`
-			} `json:"networking"`
-		}
-		if yaml.Unmarshal([]byte(cm.Data["ClusterConfiguration"]), &cc) == nil {
-			for _, s := range strings.Split(cc.Networking.ServiceSubnet, ",") {
-				if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Addr().Is4() {
-					return p, "kubeadm-config", nil
-				}
-			}
-		}
-	}
-	if !clusterIP.IsValid() {
-		return netip.Prefix{}, "", nil
-	}
-	p, _ := port.(int64)
-	if f, ok := port.(float64); ok {
-		p = int64(f)
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "romanactl-preflight-", Namespace: ns},
-		Spec:       corev1.ServiceSpec{ClusterIP: clusterIP.String(), Ports: []corev1.ServicePort{{Name: "root", Port: int32(p), TargetPort: intstr.FromInt32(int32(p))}}},
-	}
-	_, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-	if err == nil {
-		return netip.Prefix{}, "", nil
-	}
-	// "... is not in the valid range. The range of valid IPs is 10.96.0.0/12"
-	if m := validRangeRE.FindStringSubmatch(err.Error()); m != nil {
-		if pr, perr := netip.ParsePrefix(m[1]); perr == nil {
-			return pr, "the API server's answer to a dry-run create", nil
-		}
-	}
-	return netip.Prefix{}, "", err
-}
-
-var validRangeRE = regexp.MustCompile(`range of valid IPs is ([0-9.]+/[0-9]+)`)
-
-// clusterIPFree checks that no other Service holds the address. A server-side dry run
-// does not catch this (it allocates nothing), so ask the IPAddress API, whose objects
-// are named by the address and point at their Service; without it, list Services.
-func clusterIPFree(ctx context.Context, cs kubernetes.Interface, ns string, ip netip.Addr) Check {
-	ours := func(sns, name string) bool { return sns == ns && name == "romana-root" }
-	holder := ""
-	ipa, err := cs.NetworkingV1().IPAddresses().Get(ctx, ip.String(), metav1.GetOptions{})
-	switch {
-	case err == nil && ipa.Spec.ParentRef != nil:
-		holder = ipa.Spec.ParentRef.Namespace + "/" + ipa.Spec.ParentRef.Name
-		if ipa.Spec.ParentRef.Resource == "services" && ours(ipa.Spec.ParentRef.Namespace, ipa.Spec.ParentRef.Name) {
-			holder = ""
-		} else if ipa.Spec.ParentRef.Resource != "services" {
-			holder = ipa.Spec.ParentRef.Resource + " " + holder
-		}
-	case err == nil, apierrors.IsNotFound(err):
-	default:
-		svcs, lerr := cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
-		if lerr != nil {
-			return Check{Name: "cluster-ip-free", Severity: Fail, Message: fmt.Sprintf("cannot tell whether %s is free: %v", ip, lerr)}
-		}
-		for _, s := range svcs.Items {
-			if slices.Contains(s.Spec.ClusterIPs, ip.String()) && !ours(s.Namespace, s.Name) {
-				holder = s.Namespace + "/" + s.Name
-			}
-		}
-	}
-	if holder != "" {
-		return Check{Name: "cluster-ip-free", Severity: Fail,
-			Message: fmt.Sprintf("romanaRoot.clusterIP (--cluster-ip) %s is already held by Service %s", ip, holder),
-			Fix:     "pick a free address in the service range with --cluster-ip"}
-	}
-	return Check{Name: "cluster-ip-free", Severity: Pass, Message: fmt.Sprintf("%s is free (or already romana-root's)", ip)}
-}
-
-// ownership: an object the chart creates that already exists but belongs to no release
-// romana in this namespace (a 2016 `kubectl apply` install, or another release) would
-// make Helm stop half-way; say which, and what to do, before anything is written.
-func ownership(ctx context.Context, cs kubernetes.Interface, ns string) Check {
-	type obj struct {
-		kind string
-		get  func() (metav1.Object, error)
-	}
-	objs := []obj{
-		{"DaemonSet " + ns + "/romana-agent", func() (metav1.Object, error) {
-			return cs.AppsV1().DaemonSets(ns).Get(ctx, "romana-agent", metav1.GetOptions{})
-		}},
-		{"DaemonSet " + ns + "/romana-services", func() (metav1.Object, error) {
-			return cs.AppsV1().DaemonSets(ns).Get(ctx, "romana-services", metav1.GetOptions{})
-		}},
-		{"Service " + ns + "/romana-root", func() (metav1.Object, error) {
-			return cs.CoreV1().Services(ns).Get(ctx, "romana-root", metav1.GetOptions{})
-		}},
-		{"ClusterRole romana-services", func() (metav1.Object, error) {
-			return cs.RbacV1().ClusterRoles().Get(ctx, "romana-services", metav1.GetOptions{})
-		}},
-		{"ClusterRoleBinding romana-services", func() (metav1.Object, error) {
-			return cs.RbacV1().ClusterRoleBindings().Get(ctx, "romana-services", metav1.GetOptions{})
-		}},
-	}
-	var foreign, owned []string
-	for _, o := range objs {
-		m, err := o.get()
-		if err != nil {
-			continue // absent (or unreadable: the permissions check says so)
-		}
-		a := m.GetAnnotations()
-		relName, relNS := a["meta.helm.sh/release-name"], a["meta.helm.sh/release-namespace"]
-		switch {
-		case relName == ReleaseName && relNS == ns:
-		case relName != "":
-			owned = append(owned, fmt.Sprintf("%s belongs to Helm release %s in %s", o.kind, relName, relNS))
-		default:
-			foreign = append(foreign, o.kind)
-		}
-	}
-	var msgs []string
-	if len(owned) > 0 {
-		msgs = append(msgs, strings.Join(owned, "; "))
-	}
-	if len(foreign) > 0 {
-		msgs = append(msgs, fmt.Sprintf("%s already exist(s) and belong(s) to no Helm release (an earlier kubectl apply of the 2016 manifests?)", strings.Join(foreign, ", ")))
-	}
-	if len(msgs) > 0 {
-		return Check{Name: "ownership", Severity: Fail,
-			Message: strings.Join(msgs, "; ") + fmt.Sprintf(", not to release %s in %s", ReleaseName, ns),
-			Fix:     "uninstall the release that owns them, or delete the objects (kubectl delete ...), or run romanactl in the namespace of the release that owns them"}
-	}
-	return Check{Name: "ownership", Severity: Pass, Message: "no object the chart creates exists outside the release"}
-}
-
-// addressPlan: the Romana CIDR must not overlap the service range, a node's address or a
-// node's podCIDR, or pods would get addresses that route elsewhere.
-func addressPlan(romana, svc netip.Prefix, nodes []corev1.Node) Check {
-	var clashes []string
-	if svc.IsValid() && romana.Overlaps(svc) {
-		clashes = append(clashes, "the service range "+svc.String())
-	}
-	for _, n := range nodes {
-		for _, a := range n.Status.Addresses {
-			if a.Type != corev1.NodeInternalIP {
-				continue
-			}
-			if ip, err := netip.ParseAddr(a.Address); err == nil && romana.Contains(ip) {
-				clashes = append(clashes, fmt.Sprintf("node %s's InternalIP %s", n.Name, ip))
-			}
-		}
-		cidrs := n.Spec.PodCIDRs
-		if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
-			cidrs = []string{n.Spec.PodCIDR}
-		}
-		for _, c := range cidrs {
-			if p, err := netip.ParsePrefix(c); err == nil && romana.Overlaps(p) {
-				clashes = append(clashes, fmt.Sprintf("node %s's podCIDR %s", n.Name, p))
-			}
-		}
-	}
-	if len(clashes) > 0 {
-		return Check{Name: "address-plan", Severity: Fail,
-			Message: fmt.Sprintf("services.cidr (--cidr) %s overlaps %s", romana, strings.Join(clashes, ", ")),
-			Fix:     "pick a Romana CIDR that no node, podCIDR or service uses"}
-	}
-	return Check{Name: "address-plan", Severity: Pass, Message: fmt.Sprintf("%s overlaps no node address, podCIDR or the service range", romana)}
-}
-
-// placement: the services DaemonSet must match at least one node whose taints it
-// tolerates, or it schedules nothing and Romana has no root.
-func placement(sel any, tols []corev1.Toleration, nodes []corev1.Node) Check {
-	set := labels.Set{}
-	if m, ok := sel.(map[string]any); ok {
-		for k, v := range m {
-			set[k] = fmt.Sprint(v)
-		}
-	}
-	selector := labels.SelectorFromSet(set)
-	var names, untolerated []string
-	for _, n := range nodes {
-		if !selector.Matches(labels.Set(n.Labels)) {
-			continue
-		}
-		if t := blockingTaint(n, tols); t != "" {
-			untolerated = append(untolerated, n.Name+" ("+t+")")
-			continue
-		}
-		names = append(names, n.Name)
-	}
-	sort.Strings(names)
-	b, _ := json.Marshal(set)
-	switch {
-	case len(names) > 0:
-		return Check{Name: "placement", Severity: Pass, Message: fmt.Sprintf("romana-services will run on %s", strings.Join(names, ", "))}
-	case len(untolerated) > 0:
-		return Check{Name: "placement", Severity: Fail,
-			Message: fmt.Sprintf("the nodes matching services.nodeSelector %s have taints services.tolerations do not tolerate: %s; romana-services would run nowhere", b, strings.Join(untolerated, ", ")),
-			Fix:     "add a toleration for that taint to services.tolerations"}
-	}
-	return Check{Name: "placement", Severity: Fail,
-		Message: fmt.Sprintf("no node matches services.nodeSelector %s: romana-services would run nowhere", b),
-		Fix:     "label a control-plane node, or set services.nodeSelector to labels your control plane has"}
-}
-
-// agentCoverage: a node whose taints the agent does not tolerate gets no agent, and its
-// pods no network. It may be deliberate (nodes that run another network), so ‼.
-func agentCoverage(tols []corev1.Toleration, nodes []corev1.Node) Check {
-	var missed []string
-	for _, n := range nodes {
-		if t := blockingTaint(n, tols); t != "" {
-			missed = append(missed, n.Name+" ("+t+")")
-		}
-	}
-	if len(missed) > 0 {
-		sort.Strings(missed)
-		return Check{Name: "agent-coverage", Severity: Warn,
-			Message: fmt.Sprintf("romana-agent will not run on %s: agent.tolerations do not tolerate their taints, so their pods get no network, and the wait will not finish", strings.Join(missed, ", ")),
-			Fix:     "keep agent.tolerations at [{operator: Exists}]"}
-	}
-	return Check{Name: "agent-coverage", Severity: Pass, Message: fmt.Sprintf("romana-agent tolerates the taints of all %d nodes", len(nodes))}
-}
-
-// blockingTaint returns the first NoSchedule or NoExecute taint of n that no toleration
-// tolerates, as key=value:effect, or "".
-func blockingTaint(n corev1.Node, tols []corev1.Toleration) string {
-	for _, t := range n.Spec.Taints {
-		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
-			continue
-		}
-		tolerated := false
-		for i := range tols {
-			if tols[i].ToleratesTaint(klog.Background(), &t, false) {
-				tolerated = true
-				break
-			}
-		}
-		if !tolerated {
-			return fmt.Sprintf("%s=%s:%s", t.Key, t.Value, t.Effect)
-		}
-	}
-	return ""
-}
-
-// tolerations converts a values list of tolerations into API objects.
-func tolerations(v any) []corev1.Toleration {
-	var out []corev1.Toleration
-	if b, err := json.Marshal(v); err == nil {
-		_ = json.Unmarshal(b, &out)
-	}
-	return out
-}
-
-// permissions asks the API server, with SelfSubjectAccessReviews, whether the user may
-// do everything an install does: every kind the chart creates, every verb, the
-// Secrets that Helm keeps releases in, and the Lease that romanactl locks with.
-func permissions(ctx context.Context, cs kubernetes.Interface, ns string) Check {
-	type need struct{ group, resource, ns string }
-	needs := []need{
-		{"apps", "daemonsets", ns}, {"", "services", ns}, {"", "secrets", ns}, {"", "serviceaccounts", ns}, {"", "pods", ns},
-		{"rbac.authorization.k8s.io", "clusterroles", ""}, {"rbac.authorization.k8s.io", "clusterrolebindings", ""},
-		// romanactl's own lock (internal/lock).
-		{"coordination.k8s.io", "leases", ns},
-	}
-	verbs := []string{"get", "list", "create", "update", "patch", "delete"}
-	type review struct {
-		n       need
-		verb    string
-		allowed bool
-		err     error
-	}
-	var reviews []*review
-	for _, n := range needs {
-		for _, v := range verbs {
-			if n.resource == "pods" && v != "get" && v != "list" && v != "create" && v != "delete" {
-				continue // pods: only the helm test hook and status
-			}
-			if n.resource == "leases" && v != "get" && v != "create" && v != "update" {
-				continue // the lock reads, creates and updates its Lease
-			}
-			reviews = append(reviews, &review{n: n, verb: v})
-		}
-	}
-	// The reviews are independent: ask them all at once rather than one round trip
-	// after another.
-	var wg sync.WaitGroup
-	for _, r := range reviews {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sar := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
-				ResourceAttributes: &authv1.ResourceAttributes{Namespace: r.n.ns, Verb: r.verb, Group: r.n.group, Resource: r.n.resource}}}
-			res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
-			r.err = err
-			r.allowed = err == nil && res.Status.Allowed
-		}()
-	}
-	wg.Wait()
-	var missing []string
-	for _, r := range reviews {
-		if r.err != nil {
-			return Check{Name: "permissions", Severity: Fail, Message: fmt.Sprintf("cannot ask the API server about permissions: %v", r.err)}
-		}
-		if !r.allowed {
-			g := r.n.group
-			if g == "" {
-				g = "core"
-			}
-			missing = append(missing, fmt.Sprintf("%s %s.%s", r.verb, r.n.resource, g))
-		}
-	}
-	if len(missing) > 0 {
-		return Check{Name: "permissions", Severity: Fail, Message: "you may not " + strings.Join(missing, ", "), Fix: "run as a cluster admin (installing a CNI needs cluster-wide RBAC)"}
-	}
-	return Check{Name: "permissions", Severity: Pass, Message: fmt.Sprintf("allowed to manage every kind the chart creates in %s and cluster-wide", ns)}
-}
-
-// DetectEnv picks the environment for --env=auto: kubeadm-config means kubeadm; the kops
-// instance-group node label means kops; anything else is custom.
-func DetectEnv(ctx context.Context, cs kubernetes.Interface) (env, reason string, err error) {
-	_, err = cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return "kubeadm", "ConfigMap kube-system/kubeadm-config exists", nil
-	case !apierrors.IsNotFound(err):
-		return "", "", fmt.Errorf("read kubeadm-config: %w", err)
-	}
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "kops.k8s.io/instancegroup", Limit: 1})
-	if err != nil {
-		return "", "", fmt.Errorf("list nodes: %w", err)
-	}
-	if len(nodes.Items) > 0 {
-		return "kops", fmt.Sprintf("node %s has the kops.k8s.io/instancegroup label", nodes.Items[0].Name), nil
-	}
-	return "custom", "neither kubeadm-config nor kops node labels found", nil
-}
-
-// exampleIP is values.ExampleClusterIP for a message: a range too small for any
-// Service says so.
-func exampleIP(svc netip.Prefix) string {
-	if ip, ok := values.ExampleClusterIP(svc); ok {
-		return ip.String()
-	}
-	return "(none: the range is too small)"
 }

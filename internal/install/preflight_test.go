@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,6 +153,31 @@ func TestPreflightFailsWithoutPermissions(t *testing.T) {
 	r, err := Preflight(context.Background(), cs, PreflightInput{Namespace: "kube-system", Env: "kubeadm", Effective: eff})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every check reported is in the one list, in its order (--skip-check and the
+	// README read that list).
+	names := CheckNames(false)
+	last := -1
+	for _, c := range r.Checks {
+		i := slices.Index(names, c.Name)
+		if i < 0 || i < last {
+			t.Errorf("check %s is not in install.Checks, or out of its order", c.Name)
+		}
+		last = i
+	}
+	// With kops, the three kops checks appear, each named in the list.
+	rk, err := Preflight(context.Background(), cs, PreflightInput{Namespace: "kube-system", Env: "kops", Effective: eff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kops := 0
+	for _, c := range rk.Checks {
+		if strings.HasPrefix(c.Name, "kops-") && slices.Contains(names, c.Name) {
+			kops++
+		}
+	}
+	if kops != 3 {
+		t.Errorf("%d kops checks", kops)
 	}
 	failed := r.Failed()
 	if len(failed) != 1 || failed[0].Name != "permissions" || !strings.Contains(failed[0].Message, "you may not get daemonsets.apps") ||
