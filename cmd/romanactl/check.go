@@ -15,7 +15,7 @@ import (
 func newCheckCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
 	var pre bool
-	var output string
+	var output *outputFormat
 	var skip []string
 	var insecure bool
 	cmd := &cobra.Command{
@@ -31,9 +31,6 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !pre {
 				return values.Inputf("say which checks to run: --pre (the pre-flight)")
-			}
-			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
-				return err
 			}
 			if err := install.CheckSkips(skip); err != nil {
 				return err
@@ -56,15 +53,15 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "text" {
+			if !output.Structured() {
 				install.WriteReport(o.out, report)
-			} else if err := printStructured(o.out, output, report); err != nil {
+			} else if err := output.Write(o.out, report); err != nil {
 				return err
 			}
 			if len(report.Failed()) > 0 {
 				return &install.PreflightError{Report: report}
 			}
-			if output == "text" {
+			if !output.Structured() {
 				fmt.Fprintln(o.out, "Pre-flight passed.")
 			}
 			return nil
@@ -72,7 +69,7 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 	}
 	vf = addValuesFlags(cmd, o, "auto")
 	cmd.Flags().BoolVar(&pre, "pre", false, "run the pre-flight checks")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json|yaml")
+	output = addOutputFlag(cmd, "text", "text", "json", "yaml")
 	cmd.Flags().StringArrayVar(&skip, "skip-check", nil, "acknowledge a ‼ check by name (can repeat)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "images-exist: allow plain-HTTP registries (loopback registries are plain HTTP without it)")
 	return cmd

@@ -10,7 +10,7 @@ import (
 )
 
 func newEnvsCmd(o *rootOptions) *cobra.Command {
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use: "envs",
 		Example: `  romanactl envs
@@ -18,16 +18,13 @@ func newEnvsCmd(o *rootOptions) *cobra.Command {
 		Short: "List the environments (values files in the chart) with a line each",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
-				return err
-			}
 			ch, err := o.loadChart()
 			if err != nil {
 				return err
 			}
 			envs := values.Envs(ch)
-			if output != "table" {
-				return printStructured(o.out, output, envs)
+			if output.Structured() {
+				return output.Write(o.out, envs)
 			}
 			tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tFILE\tDESCRIPTION")
@@ -37,6 +34,6 @@ func newEnvsCmd(o *rootOptions) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	output = addOutputFlag(cmd, "table", "table", "json", "yaml")
 	return cmd
 }

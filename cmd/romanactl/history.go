@@ -23,7 +23,7 @@ type revision struct {
 }
 
 func newHistoryCmd(o *rootOptions) *cobra.Command {
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use: "history",
 		Example: `  romanactl history
@@ -31,9 +31,6 @@ func newHistoryCmd(o *rootOptions) *cobra.Command {
 		Short: "List the release's revisions (at most 10 are kept)",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
-				return err
-			}
 			c, err := o.client()
 			if err != nil {
 				return err
@@ -47,8 +44,8 @@ func newHistoryCmd(o *rootOptions) *cobra.Command {
 				revs = append(revs, revision{r.Version, r.Info.LastDeployed.Time, r.Info.Status.String(),
 					r.Chart.Metadata.Name + "-" + r.Chart.Metadata.Version, r.Chart.Metadata.AppVersion, r.Info.Description})
 			}
-			if output != "table" {
-				return printStructured(o.out, output, revs)
+			if output.Structured() {
+				return output.Write(o.out, revs)
 			}
 			tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "REVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\tDESCRIPTION")
@@ -58,7 +55,7 @@ func newHistoryCmd(o *rootOptions) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	output = addOutputFlag(cmd, "table", "table", "json", "yaml")
 	return cmd
 }
 

@@ -54,7 +54,7 @@ func renderedImages(cmd *cobra.Command, o *rootOptions, vf *valuesFlags) ([]imag
 
 func newImagesListCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use: "list",
 		Example: `  romanactl images list
@@ -62,15 +62,12 @@ func newImagesListCmd(o *rootOptions) *cobra.Command {
 		Short: "Print every image the rendered chart pulls, one reference per line",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
-				return err
-			}
 			imgs, err := renderedImages(cmd, o, vf)
 			if err != nil {
 				return err
 			}
-			if output != "text" {
-				return printStructured(o.out, output, imgs)
+			if output.Structured() {
+				return output.Write(o.out, imgs)
 			}
 			for _, i := range imgs {
 				fmt.Fprintln(o.out, i.Image)
@@ -79,7 +76,7 @@ func newImagesListCmd(o *rootOptions) *cobra.Command {
 		},
 	}
 	vf = addValuesFlags(cmd, o, "kubeadm")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json|yaml")
+	output = addOutputFlag(cmd, "text", "text", "json", "yaml")
 	return cmd
 }
 

@@ -12,7 +12,7 @@ import (
 
 func newPlanCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show Romana's address plan: bits per level, capacities, host 0's block",
@@ -25,9 +25,6 @@ usable address). The values are validated first, so a plan that does not fit exi
   romanactl plan --cidr=10.0.0.0/16 --namespaces=4 --segments=4 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
-				return err
-			}
 			res, err := vf.resolve(cmd, o)
 			if err != nil {
 				return err
@@ -36,8 +33,8 @@ usable address). The values are validated first, so a plan that does not fit exi
 			if err != nil {
 				return err
 			}
-			if output != "table" {
-				return printStructured(o.out, output, p)
+			if output.Structured() {
+				return output.Write(o.out, p)
 			}
 			fmt.Fprintf(o.out, "Address plan for %s\n\n", p.CIDR)
 			bar, legend := p.Bar()
@@ -63,7 +60,7 @@ usable address). The values are validated first, so a plan that does not fit exi
 		},
 	}
 	vf = addValuesFlags(cmd, o, "kubeadm")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	output = addOutputFlag(cmd, "table", "table", "json", "yaml")
 	return cmd
 }
 

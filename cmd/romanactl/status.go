@@ -13,7 +13,7 @@ import (
 )
 
 func newStatusCmd(o *rootOptions) *cobra.Command {
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use: "status",
 		Example: `  romanactl status
@@ -22,9 +22,6 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 		Short: "Show the release and ready/desired pods per DaemonSet and node role; exit 1 when not healthy",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
-				return err
-			}
 			c, err := o.client()
 			if err != nil {
 				return err
@@ -33,8 +30,8 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 			if st == nil {
 				return err
 			}
-			if output != "table" {
-				if perr := printStructured(o.out, output, st); perr != nil {
+			if output.Structured() {
+				if perr := output.Write(o.out, st); perr != nil {
 					return perr
 				}
 			} else {
@@ -69,7 +66,7 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|yaml")
+	output = addOutputFlag(cmd, "table", "table", "json", "yaml")
 	return cmd
 }
 

@@ -72,7 +72,7 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 func newDiffCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
 	var reset, recreate bool
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use: "diff",
 		Example: `  romanactl diff --tag=v0.9.3.7
@@ -80,9 +80,6 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 		Short: "Show what an upgrade with the same flags would change, per object (no writes)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "diff", "json", "yaml"); err != nil {
-				return err
-			}
 			cr, err := o.setup(cmd, vf)
 			if err != nil {
 				return err
@@ -91,8 +88,8 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output != "diff" {
-				return printStructured(o.out, output, diffs)
+			if output.Structured() {
+				return output.Write(o.out, diffs)
 			}
 			if len(diffs) == 0 {
 				fmt.Fprintln(o.out, "No changes.")
@@ -107,6 +104,6 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 	vf = addValuesFlags(cmd, o, "")
 	cmd.Flags().BoolVar(&reset, "reset-values", false, "as upgrade --reset-values")
 	cmd.Flags().BoolVar(&recreate, "recreate-root-service", false, "as upgrade --recreate-root-service")
-	cmd.Flags().StringVarP(&output, "output", "o", "diff", "output format: diff|json|yaml")
+	output = addOutputFlag(cmd, "diff", "diff", "json", "yaml")
 	return cmd
 }

@@ -6,7 +6,7 @@ import (
 
 func newValuesCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
-	var output string
+	var output *outputFormat
 	cmd := &cobra.Command{
 		Use:   "values",
 		Short: "Print the effective values: chart defaults < --env < -f < --set < flags",
@@ -17,17 +17,14 @@ precedence (weakest first): chart defaults, the --env file, -f files in order,
   romanactl values --env=custom --cidr=10.112.0.0/12 --cluster-ip=10.0.0.99 --cluster-ip-cidr=10.0.0.0/16`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "yaml", "json"); err != nil {
-				return err
-			}
 			res, err := vf.resolve(cmd, o)
 			if err != nil {
 				return err
 			}
-			return printStructured(o.out, output, res.Effective)
+			return output.Write(o.out, res.Effective)
 		},
 	}
 	vf = addValuesFlags(cmd, o, "kubeadm")
-	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml|json")
+	output = addOutputFlag(cmd, "yaml", "yaml", "json")
 	return cmd
 }

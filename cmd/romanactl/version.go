@@ -25,7 +25,7 @@ type versionInfo struct {
 }
 
 func newVersionCmd(o *rootOptions) *cobra.Command {
-	var output string
+	var output *outputFormat
 	var table bool
 	cmd := &cobra.Command{
 		Use: "version",
@@ -38,9 +38,6 @@ Romana line (its appVersion) cannot do, from the chart's table of lines (compat.
 --compat prints that whole table, as the README's "What works on which cluster" shows it.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
-				return err
-			}
 			ch, err := o.loadChart()
 			if err != nil {
 				return err
@@ -50,8 +47,8 @@ Romana line (its appVersion) cannot do, from the chart's table of lines (compat.
 				return err
 			}
 			if table {
-				if output != "text" {
-					return printStructured(o.out, output, t)
+				if output.Structured() {
+					return output.Write(o.out, t)
 				}
 				fmt.Fprint(o.out, t.Markdown())
 				return nil
@@ -60,8 +57,8 @@ Romana line (its appVersion) cannot do, from the chart's table of lines (compat.
 			if l, ok := t.For(ch.Metadata.AppVersion); ok {
 				info.Romana = &l
 			}
-			if output != "text" {
-				return printStructured(o.out, output, info)
+			if output.Structured() {
+				return output.Write(o.out, info)
 			}
 			fmt.Fprintf(o.out, "romanactl %s (chart romana %s, Romana %s, Helm SDK %s, %s)\n", info.Version, info.ChartVersion, info.AppVersion, info.HelmSDK, info.GoVersion)
 			if l := info.Romana; l != nil {
@@ -80,7 +77,7 @@ Romana line (its appVersion) cannot do, from the chart's table of lines (compat.
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json|yaml")
+	output = addOutputFlag(cmd, "text", "text", "json", "yaml")
 	cmd.Flags().BoolVar(&table, "compat", false, "print the table of Romana lines: which tags this chart drives and what each cannot do")
 	return cmd
 }
