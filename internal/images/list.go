@@ -5,8 +5,10 @@ package images
 
 import (
 	"fmt"
+	"path"
 	"sort"
-	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"sigs.k8s.io/yaml"
@@ -71,12 +73,9 @@ func collect(v any, seen map[string]bool) {
 // NameOf is an image reference's last path element without tag or digest:
 // quay.io/romana/agent:v1 -> agent, registry:5000/x/mysql@sha256:... -> mysql.
 func NameOf(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		return ""
 	}
-	last := ref[strings.LastIndex(ref, "/")+1:]
-	if i := strings.Index(last, ":"); i >= 0 {
-		last = last[:i]
-	}
-	return last
+	return path.Base(r.Context().RepositoryStr())
 }

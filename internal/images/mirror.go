@@ -64,14 +64,13 @@ func Destination(src, to string, insecure bool) (string, error) {
 		return "", fmt.Errorf("image %s: %w", src, err)
 	}
 	base := strings.TrimSuffix(to, "/") + "/" + NameOf(src)
-	named, _, _ := strings.Cut(src, "@")
-	if i := strings.LastIndex(named, ":"); i > strings.LastIndex(named, "/") {
-		return base + ":" + named[i+1:], nil
+	switch r := ref.(type) {
+	case name.Digest:
+		return base + "@" + r.DigestStr(), nil
+	case name.Tag:
+		return base + ":" + r.TagStr(), nil
 	}
-	if d, ok := ref.(name.Digest); ok {
-		return base + "@" + d.DigestStr(), nil
-	}
-	return base + ":latest", nil
+	return "", fmt.Errorf("image %s: neither a tag nor a digest", src)
 }
 
 // CheckPrefix reports whether to is a usable REGISTRY/ORG prefix: a reference under it

@@ -10,9 +10,9 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
@@ -118,7 +118,7 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 			}
 			rc := ds.ByRole[role]
 			rc.Desired++
-			if podReady(&p) {
+			if podutils.IsPodReady(&p) {
 				rc.Ready++
 			}
 			ds.ByRole[role] = rc
@@ -194,15 +194,6 @@ func (c *Client) wiring(ctx context.Context, servicesDS bool) []string {
 		}
 	}
 	return out
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // History returns the release's revisions, oldest first.

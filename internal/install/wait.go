@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -55,46 +56,47 @@ func Wait(ctx context.Context, cs kubernetes.Interface, o WaitOptions, progress 
 	var lastErr error
 	var lastSvc, lastAgent dsState
 	nodeCount := 0
-	for {
+	err := wait.PollUntilContextCancel(ctx, 300*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if ctx.Err() != nil {
 			// Requests made with an expired context fail; report what was last seen.
-			return waitError(ctx, cs, o, lastSvc, lastAgent, nodeCount, last, lastErr)
+			return false, ctx.Err()
 		}
 		lastErr = err
-		if err != nil && unreachable(err) && last != "api-down" {
-			progress("waiting: the API server is unreachable (" + err.Error() + "); retrying until the timeout")
-			last = "api-down"
+		if err != nil {
+			if unreachable(err) && last != "api-down" {
+				progress("waiting: the API server is unreachable (" + err.Error() + "); retrying until the timeout")
+				last = "api-down"
+			}
+			return false, nil
 		}
-		if err == nil {
-			agent := getDS(ctx, cs, o.Namespace, "romana-agent", lastAgent)
-			ok := !agent.stale && agent.found && agent.desired == int64(len(nodes.Items)) && agent.ready == agent.desired && agent.updated == agent.desired && agent.observed >= agent.gen
-			line := agent.String() + fmt.Sprintf(" (%d nodes)", len(nodes.Items))
-			var svc dsState
-			if o.Services {
-				svc = getDS(ctx, cs, o.Namespace, "romana-services", lastSvc)
-				ok = ok && !svc.stale && svc.found && svc.desired >= 1 && svc.ready == svc.desired && svc.updated == svc.desired && svc.observed >= svc.gen
-				line = svc.String() + ", " + line
-			}
-			if ok {
-				progress("ready: " + line)
-				return nil
-			}
-			if line != last {
-				progress("waiting: " + line)
-				last = line
-			}
-			if ctx.Err() != nil {
-				return waitError(ctx, cs, o, lastSvc, lastAgent, nodeCount, last, lastErr)
-			}
-			lastSvc, lastAgent, nodeCount = svc, agent, len(nodes.Items)
+		agent := getDS(ctx, cs, o.Namespace, "romana-agent", lastAgent)
+		ok := !agent.stale && agent.found && agent.desired == int64(len(nodes.Items)) && agent.ready == agent.desired && agent.updated == agent.desired && agent.observed >= agent.gen
+		line := agent.String() + fmt.Sprintf(" (%d nodes)", len(nodes.Items))
+		var svc dsState
+		if o.Services {
+			svc = getDS(ctx, cs, o.Namespace, "romana-services", lastSvc)
+			ok = ok && !svc.stale && svc.found && svc.desired >= 1 && svc.ready == svc.desired && svc.updated == svc.desired && svc.observed >= svc.gen
+			line = svc.String() + ", " + line
 		}
-		select {
-		case <-ctx.Done():
-			return waitError(ctx, cs, o, lastSvc, lastAgent, nodeCount, last, lastErr)
-		case <-time.After(300 * time.Millisecond):
+		if ok {
+			progress("ready: " + line)
+			return true, nil
 		}
+		if line != last {
+			progress("waiting: " + line)
+			last = line
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		lastSvc, lastAgent, nodeCount = svc, agent, len(nodes.Items)
+		return false, nil
+	})
+	if err != nil {
+		return waitError(ctx, cs, o, lastSvc, lastAgent, nodeCount, last, lastErr)
 	}
+	return nil
 }
 
 // waitError says why the wait ended and, where the state shows it, what is wrong.

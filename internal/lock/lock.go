@@ -27,7 +27,9 @@ import (
 	coordv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 const (
@@ -366,14 +368,15 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	next.Spec.HolderIdentity = nil
 	next.Spec.AcquireTime, next.Spec.RenewTime = nil, nil
-	var err error
-	for i := 0; i < 3; i++ {
-		_, err = l.cs.CoordinationV1().Leases(l.ns).Update(ctx, next, metav1.UpdateOptions{})
-		if err == nil || apierrors.IsConflict(err) || apierrors.IsNotFound(err) || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// A transient failure (the API server restarting) is retried a few times; a
+	// conflict or a vanished Lease means it is someone else's already.
+	backoff := wait.Backoff{Steps: 3, Duration: 200 * time.Millisecond, Factor: 1}
+	err := retry.OnError(backoff, func(err error) bool {
+		return !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil
+	}, func() error {
+		_, err := l.cs.CoordinationV1().Leases(l.ns).Update(ctx, next, metav1.UpdateOptions{})
+		return err
+	})
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		return nil // someone else's now
 	}

@@ -9,6 +9,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	helmvalues "helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Options are the user's values, layer by layer. Precedence, weakest first: chart
@@ -155,16 +156,17 @@ func Effective(ch *chart.Chart, supplied map[string]any) (map[string]any, error)
 // brackets (a URL) is never re-parsed as --set syntax.
 func setPath(vals map[string]any, key string, v any) {
 	parts := splitKey(key)
-	m := vals
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
+	// A scalar where a map belongs (--set services=x) gives way to the flag, as a later
+	// --set would: drop it, then set through the nested-field helper.
+	for i := 1; i < len(parts); i++ {
+		if x, ok, _ := unstructured.NestedFieldNoCopy(vals, parts[:i]...); ok {
+			if _, isMap := x.(map[string]any); !isMap {
+				unstructured.RemoveNestedField(vals, parts[:i]...)
+				break
+			}
 		}
-		m = next
 	}
-	m[parts[len(parts)-1]] = v
+	_ = unstructured.SetNestedField(vals, v, parts...)
 }
 
 func copyMap(m map[string]any) map[string]any {

@@ -1,24 +1,18 @@
 package values
 
-import "strings"
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
 
 // splitKey splits a chart path such as agent.clusterIPCIDR into its parts.
 func splitKey(key string) []string { return strings.Split(key, ".") }
 
 // Lookup returns the value at a chart path in vals and whether it is present.
 func Lookup(vals map[string]any, key string) (any, bool) {
-	var cur any = vals
-	for _, p := range splitKey(key) {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		cur, ok = m[p]
-		if !ok {
-			return nil, false
-		}
-	}
-	return cur, true
+	v, ok, err := unstructured.NestedFieldNoCopy(vals, splitKey(key)...)
+	return v, ok && err == nil
 }
 
 // LookupString returns the string at a chart path ("" when absent or not a string) and
