@@ -55,11 +55,22 @@ Usage: {{ include "romana.rootURL" . }}
 {{- end -}}
 
 {{/*
-romana.passwordSecretName: the Secret that holds the datastore password.
+romana.passwordSecretName: the Secret that holds the datastore password (key
+"password"): datastore.existingSecret, managed by the user, else the chart's own.
 Usage: {{ include "romana.passwordSecretName" . }}
 */}}
 {{- define "romana.passwordSecretName" -}}
-romana-datastore
+{{- .Values.datastore.existingSecret | default "romana-datastore" -}}
+{{- end -}}
+
+{{/*
+romana.renderedWithoutCluster: "true" when the chart is rendered with no cluster to
+look things up in (`helm template`, Argo CD, a client-side dry run): lookup then
+returns nothing even for the release's own namespace, which always exists.
+Usage: {{ if include "romana.renderedWithoutCluster" . }}
+*/}}
+{{- define "romana.renderedWithoutCluster" -}}
+{{- if not (lookup "v1" "Namespace" "" .Release.Namespace) -}}true{{- end -}}
 {{- end -}}
 
 {{/*

@@ -180,9 +180,13 @@ func newUninstallCmd(o *rootOptions) *cobra.Command {
 			if res.Info != "" {
 				fmt.Fprintln(o.out, res.Info)
 			}
-			fmt.Fprintf(o.out, "Kept: Secret %s/romana-datastore (the datastore password; a re-install reuses it).\n"+
+			if own := lookupString(res.Release.Config, "datastore.existingSecret"); own != "" {
+				fmt.Fprintf(o.out, "Your Secret %s/%s (datastore.existingSecret) was not the release's and is untouched.\n", res.Release.Namespace, own)
+				return nil
+			}
+			fmt.Fprintf(o.out, "Kept: Secret %s/%s (the datastore password; a re-install reuses it).\n"+
 				"Delete it when the datastore on the hosts (%s) is gone too:\n"+
-				"  kubectl -n %s delete secret romana-datastore\n", res.Release.Namespace, releaseDataDir(res.Release), res.Release.Namespace)
+				"  kubectl -n %s delete secret %s\n", res.Release.Namespace, install.PasswordSecret, releaseDataDir(res.Release), res.Release.Namespace, install.PasswordSecret)
 			return nil
 		},
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/render"
 	"github.com/romana/romanactl/internal/values"
 )
@@ -53,15 +54,19 @@ datastore password goes to stderr.`,
 
 func staticPodHelp(vals map[string]any, ns string) string {
 	file := lookupString(vals, "services.passwordFile")
+	secret := lookupString(vals, "datastore.existingSecret")
+	if secret == "" {
+		secret = install.PasswordSecret
+	}
 	step := 2
 	var b strings.Builder
 	fmt.Fprintf(&b, `romana-services as a static Pod: the last document above is not part of the release.
 On each control-plane node:
   1. write the datastore password to %[1]s (mode 0600). After install, copy the
      generated one from the release's Secret:
-       kubectl -n %[2]s get secret romana-datastore -o jsonpath='{.data.password}' | base64 -d > %[1]s
+       kubectl -n %[2]s get secret %[3]s -o jsonpath='{.data.password}' | base64 -d > %[1]s
        chmod 0600 %[1]s
-`, file, ns)
+`, file, ns, secret)
 	if enabled, _ := values.Lookup(vals, "apiProxy.enabled"); enabled == true {
 		// A static Pod has no ServiceAccount: the proxy needs the romana-services
 		// ServiceAccount's credentials in a host kubeconfig.

@@ -128,6 +128,9 @@ var Checks = []CheckDef{
 	{Name: "ownership", Marks: "✗", Short: "no object the chart creates exists outside the release",
 		What: "no object the chart creates (DaemonSets, romana-root, the ClusterRole and its binding) already exists outside release `romana`, which would stop Helm half-way; names the Helm release that owns it, or says it belongs to none (e.g. a 2016 `kubectl apply` install)",
 		run:  func(s *pfState) []Check { return []Check{ownership(s.ctx, s.cs, s.in.Namespace)} }},
+	{Name: "datastore-secret", Marks: "✗ / ‼", Short: "datastore.existingSecret, when set, exists with key password",
+		What: "with `datastore.existingSecret`: that Secret exists in the namespace with a non-empty key `password` (✗: romana-services would not start), and holds the same password as a `romana-datastore` Secret kept from an earlier install, if any (‼: the datastore on the hosts was initialised with that one). Without it: the chart generates and keeps its own",
+		run:  func(s *pfState) []Check { return []Check{datastoreSecret(s.ctx, s.cs, s.in.Namespace, s.in.Effective)} }},
 	{Name: "pod-admission", Marks: "✗", Short: "the DaemonSets' pods pass admission (server-side dry run)",
 		What: "each DaemonSet's pod template, sent as a Pod with a server-side dry run in the target namespace, is accepted by admission (Pod Security, a policy engine's webhook); a refusal is named in the server's words. Without it a refused DaemonSet is created, never gets a pod, and the wait runs out",
 		run: func(s *pfState) []Check {
