@@ -121,12 +121,13 @@ cluster's network before it touches anything.
 		newEnvsCmd(o),
 		newPlanCmd(o),
 		newVersionCmd(o),
+		newSysdumpCmd(o),
 	)
 	// The kubeconfig flags go to the commands that talk to a cluster; an offline command
 	// that renders takes -n alone (the namespace it renders into).
 	for _, c := range cmd.Commands() {
 		switch c.Name() {
-		case "install", "upgrade", "diff", "status", "history", "rollback", "recover", "uninstall", "check":
+		case "install", "upgrade", "diff", "status", "history", "rollback", "recover", "uninstall", "check", "sysdump":
 			o.kube.AddFlags(c.Flags())
 		case "template":
 			addNamespaceFlag(c, o)
@@ -217,6 +218,10 @@ var exitCodes = map[string]string{
 	"mirror": `  0  every image copied or already there
   1  an image could not be copied (each is named with why: auth, not found, network)
   2  invalid input (a bad --to, --registry or value)`,
+	"sysdump": `  0  the bundle was written (items that could not be collected are listed in its
+     index.json)
+  1  the file could not be created (it is never overwritten) or written
+  2  invalid input, or no kubeconfig`,
 	"completion": `  0  printed
   2  invalid input`,
 	"help": `  0  printed
