@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help demo mirror-demo build helm controlplane cluster-bin cluster-up cluster-down test test-unit chaos golden fuzz bench lint fmt clean
+.PHONY: help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-unit chaos golden fuzz bench lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,15 @@ helm: ## build bin/helm from the helm.sh/helm/v3 version go.mod pins (skipped wh
 		GOBIN=$(BIN) GOFLAGS=-buildvcs=false $(GO) install -trimpath -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && \
 		echo "$(HELM_VERSION) k8s=1.$(K8S_MINOR) cgo=$(CGO_ENABLED)" > $(BIN)/.helm-version; \
 	fi
+
+CHART_VERSION := $(shell awk '/^version:/ {print $$2}' chart/Chart.yaml)
+
+chart-package: helm ## write dist/romana-<version>.tgz with helm package (the layout helm install takes)
+	$(BIN)/helm package chart -d dist
+
+chart-push: chart-package ## push dist/romana-<version>.tgz to REGISTRY=host:port/org as an OCI artifact (PLAIN_HTTP=1 for a plain-HTTP registry; loopback is detected)
+	@test -n "$(REGISTRY)" || { echo "usage: make chart-push REGISTRY=host:port/org [PLAIN_HTTP=1]"; exit 2; }
+	$(GO) run ./hack/chartpush --registry "$(REGISTRY)" $(if $(PLAIN_HTTP),--plain-http) dist/romana-$(CHART_VERSION).tgz
 
 controlplane: ## build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok into bin/ (skipped when current)
 	hack/build-controlplane.sh
@@ -81,4 +90,4 @@ fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
 clean: cluster-down
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

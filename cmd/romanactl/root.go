@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	romana "github.com/romana/romanactl"
+	"github.com/romana/romanactl/internal/chartsrc"
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/values"
 )
@@ -41,6 +42,10 @@ type rootOptions struct {
 	chart *chart.Chart
 	// args are the command line, recorded in the release's Lease.
 	args []string
+	// chartRef, chartVersion and plainHTTP are --chart, --version and --plain-http: a
+	// chart to use instead of the embedded one.
+	chartRef, chartVersion string
+	plainHTTP              bool
 	// debug is --debug's sink (nil when off).
 	debug     *install.Debug
 	debugFlag bool
@@ -48,7 +53,13 @@ type rootOptions struct {
 
 func (o *rootOptions) loadChart() (*chart.Chart, error) {
 	if o.chart == nil {
-		ch, err := romana.Chart()
+		var ch *chart.Chart
+		var err error
+		if o.chartRef != "" {
+			ch, err = chartsrc.Load(o.chartRef, chartsrc.Options{Version: o.chartVersion, PlainHTTP: o.plainHTTP})
+		} else {
+			ch, err = romana.Chart()
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -25,6 +25,10 @@ func addValuesFlags(cmd *cobra.Command, o *rootOptions, defaultEnv string) *valu
 		envUsage += ", or auto: detect it from the cluster"
 	}
 	fs.StringVar(&v.env, "env", defaultEnv, envUsage)
+	// Another chart instead of the embedded one, spelled as helm spells it.
+	fs.StringVar(&o.chartRef, "chart", "", "use this chart instead of the embedded one: a directory, a .tgz, or oci://host/path/romana (then --version)")
+	fs.StringVar(&o.chartVersion, "version", "", "with an oci:// --chart: the chart version to pull")
+	fs.BoolVar(&o.plainHTTP, "plain-http", false, "with an oci:// --chart: plain HTTP to the registry (loopback registries are plain HTTP without it)")
 	// Helm's own value flags, read by Helm's own code (pkg/cli/values), with helm's
 	// names and meanings.
 	fs.StringSliceVarP(&v.helm.ValueFiles, "values", "f", nil, "values file or http(s) URL, - for stdin, like helm's -f (can repeat; later files win)")

@@ -220,3 +220,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// UndeclaredFlagKeys lists the keys romanactl's dedicated flags set that ch's values
+// schema does not declare: such a chart would refuse them, or ignore them.
+func UndeclaredFlagKeys(ch *chart.Chart) ([]string, error) {
+	if len(ch.Schema) == 0 {
+		return []string{"(the chart has no values.schema.json)"}, nil
+	}
+	root, err := loadSchema(ch)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, f := range Flags {
+		for _, k := range f.Keys {
+			n := root
+			for _, p := range splitKey(k) {
+				if n = n.Properties[p]; n == nil {
+					break
+				}
+			}
+			if n == nil {
+				missing = append(missing, k)
+			}
+		}
+	}
+	return missing, nil
+}
