@@ -17,7 +17,7 @@ import (
 func permissions(ctx context.Context, cs kubernetes.Interface, ns string) Check {
 	type need struct{ group, resource, ns string }
 	needs := []need{
-		{"apps", "daemonsets", ns}, {"", "services", ns}, {"", "secrets", ns}, {"", "serviceaccounts", ns}, {"", "pods", ns},
+		{"apps", "daemonsets", ns}, {"", "services", ns}, {"", "secrets", ns}, {"", "serviceaccounts", ns}, {"", "pods", ns}, {"", "configmaps", ns},
 		{"rbac.authorization.k8s.io", "clusterroles", ""}, {"rbac.authorization.k8s.io", "clusterrolebindings", ""},
 		// romanactl's own lock (internal/lock).
 		{"coordination.k8s.io", "leases", ns},

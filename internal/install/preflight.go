@@ -113,7 +113,7 @@ var Checks = []CheckDef{
 			return []Check{{Name: "kubernetes-version", Severity: Pass, Message: fmt.Sprintf("%s satisfies %s", s.sv.GitVersion, s.in.KubeVersion)}}
 		}},
 	{Name: "permissions", Marks: "✗", Short: "SelfSubjectAccessReview for every kind and verb an install needs",
-		What: "a SelfSubjectAccessReview for every kind and verb an install needs (DaemonSets, Services, Secrets, ServiceAccounts, Pods and romanactl's Lease in the namespace; ClusterRoles and ClusterRoleBindings)",
+		What: "a SelfSubjectAccessReview for every kind and verb an install needs (DaemonSets, Services, Secrets, ConfigMaps, ServiceAccounts, Pods and romanactl's Lease in the namespace; ClusterRoles and ClusterRoleBindings)",
 		run:  func(s *pfState) []Check { return []Check{permissions(s.ctx, s.cs, s.in.Namespace)} }},
 	{Name: "service-range", Marks: "✗", Short: "romanaRoot.clusterIP is inside the cluster's service range (ServiceCIDR API, else kubeadm-config, else a dry-run create)",
 		What: "`romanaRoot.clusterIP` lies inside the cluster's real service range, found from the ServiceCIDR API, then `kubeadm-config`, then the error of a server-side dry-run create of the root Service",
