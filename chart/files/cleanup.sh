@@ -5,7 +5,8 @@
 #   - the ROMANA-MASQ chain of the nat table and every POSTROUTING jump to it;
 #   - $HOST_ROOT/etc/cni/net.d/10-romana.conf and $HOST_ROOT/opt/cni/bin/romana (a node
 #     that keeps the CNI config fails every new pod with FailedCreatePodSandBox);
-#   - $HOST_ROOT/usr/local/bin/romana and $HOST_ROOT/etc/romana/cli.yml.
+#   - $HOST_ROOT/usr/local/bin/romana and $HOST_ROOT/etc/romana/cli.yml;
+#   - with PURGE_DATASTORE=1, the contents of $HOST_ROOT$DATA_DIR (the datastore).
 # Idempotent: what is already gone is reported as absent. One line per item, then a
 # summary; exit 1 when something could not be removed. HOST_ROOT (default /host) is
 # where the node's root is mounted, so the script runs outside a pod too.
@@ -54,6 +55,17 @@ for f in etc/cni/net.d/10-romana.conf opt/cni/bin/romana usr/local/bin/romana et
 		report "absent /$f"
 	fi
 done
+
+# The datastore's data, only when asked (romanactl uninstall --purge-datastore): it is
+# what the kept password Secret belongs to.
+if [ "${PURGE_DATASTORE:-}" = 1 ] && [ -n "${DATA_DIR:-}" ]; then
+	d="$HOST_ROOT$DATA_DIR"
+	if [ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
+		if err=$(find "$d" -mindepth 1 -delete 2>&1); then gone "datastore data $DATA_DIR"; else fail "datastore data $DATA_DIR" "$err"; fi
+	else
+		report "absent datastore data $DATA_DIR"
+	fi
+fi
 
 report "done: removed $removed, failed $failed"
 [ "$failed" -eq 0 ]

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"helm.sh/helm/v3/pkg/release"
+	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -159,40 +161,98 @@ pending is left alone (exit 0).`,
 }
 
 func newUninstallCmd(o *rootOptions) *cobra.Command {
-	var wait bool
-	var timeout time.Duration
+	var uo install.UninstallOptions
+	var yes bool
 	cmd := &cobra.Command{
 		Use: "uninstall",
 		Example: `  romanactl uninstall
-  romanactl uninstall --wait=false`,
-		Short: "Remove the release and everything in it, except the kept datastore password Secret",
-		Args:  noArgs,
+  romanactl uninstall --keep-node-state
+  romanactl uninstall --purge-datastore --yes`,
+		Short: "Clean every node, then remove the release and everything in it, except the kept datastore password Secret",
+		Long: `Remove Romana. First, on every node the agent ran on, the chart's node cleanup (a
+DaemonSet, romana-cleanup) removes exactly what the agent left there: the romana-gw
+interface and its routes, the ROMANA-MASQ nat chain and its jump, the CNI plugin and
+config, the romana CLI and its config. uninstall waits for every node's report and
+prints "cleaned N of M nodes", naming the nodes that could not be cleaned; then it
+deletes the cleanup and the release. The datastore password Secret is kept, and so is
+the datastore's data directory unless --purge-datastore (asked to confirm, or --yes).`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if uo.PurgeDatastore && uo.KeepNodeState {
+				return values.Inputf("--purge-datastore runs in the node cleanup, which --keep-node-state skips: give one of them")
+			}
+			if uo.PurgeDatastore && !yes {
+				if !confirm(cmd, o, "--purge-datastore deletes the datastore's data on every control-plane node; Romana's addresses and policies are lost. Type yes to go on: ") {
+					return values.Inputf("--purge-datastore needs a confirmation: type yes when asked, or give --yes")
+				}
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
-			res, err := c.Uninstall(cmd.Context(), wait, timeout)
+			res, err := c.Uninstall(cmd.Context(), uo)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(o.out, "Release %s uninstalled from %s.\n", res.Release.Name, res.Release.Namespace)
-			if res.Info != "" {
-				fmt.Fprintln(o.out, res.Info)
+			if res.NodeCleanup != "" {
+				fmt.Fprintf(o.out, "Node cleanup skipped: %s\n", res.NodeCleanup)
+			} else {
+				cleaned := 0
+				for _, n := range res.Nodes {
+					if n.Cleaned() {
+						cleaned++
+						fmt.Fprintf(o.out, "  ✓ %s: removed %d\n", n.Node, n.Removed)
+						continue
+					}
+					why := n.Error
+					if why == "" {
+						why = fmt.Sprintf("%d item(s) could not be removed: %s", n.Failed, strings.Join(n.Lines, "; "))
+					}
+					fmt.Fprintf(o.out, "  ‼ %s: %s\n", n.Node, why)
+				}
+				fmt.Fprintf(o.out, "Cleaned %d of %d nodes.\n", cleaned, len(res.Nodes))
+				if cleaned < len(res.Nodes) {
+					fmt.Fprintf(o.out, "On the nodes marked ‼, run the cleanup by hand (README: Uninstall).\n")
+				}
 			}
-			if own := lookupString(res.Release.Config, "datastore.existingSecret"); own != "" {
-				fmt.Fprintf(o.out, "Your Secret %s/%s (datastore.existingSecret) was not the release's and is untouched.\n", res.Release.Namespace, own)
+			rel := res.Release.Release
+			fmt.Fprintf(o.out, "Release %s uninstalled from %s.\n", rel.Name, rel.Namespace)
+			if res.Release.Info != "" {
+				fmt.Fprintln(o.out, res.Release.Info)
+			}
+			if own := lookupString(rel.Config, "datastore.existingSecret"); own != "" {
+				fmt.Fprintf(o.out, "Your Secret %s/%s (datastore.existingSecret) was not the release's and is untouched.\n", rel.Namespace, own)
 				return nil
 			}
 			fmt.Fprintf(o.out, "Kept: Secret %s/%s (the datastore password; a re-install reuses it).\n"+
 				"Delete it when the datastore on the hosts (%s) is gone too:\n"+
-				"  kubectl -n %s delete secret %s\n", res.Release.Namespace, install.PasswordSecret, releaseDataDir(res.Release), res.Release.Namespace, install.PasswordSecret)
+				"  kubectl -n %s delete secret %s\n", rel.Namespace, install.PasswordSecret, releaseDataDir(rel), rel.Namespace, install.PasswordSecret)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", true, "wait until every object is gone")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	cmd.Flags().BoolVar(&uo.Wait, "wait", true, "wait until every object is gone")
+	cmd.Flags().DurationVar(&uo.Timeout, "timeout", 5*time.Minute, "how long to wait (for the node cleanup's reports, then for the objects)")
+	cmd.Flags().BoolVar(&uo.KeepNodeState, "keep-node-state", false, "skip the node cleanup: the nodes keep Romana's interface, nat rules and CNI files")
+	cmd.Flags().BoolVar(&uo.PurgeDatastore, "purge-datastore", false, "also delete the datastore's data directory (services.dataDir) on the nodes")
+	cmd.Flags().BoolVar(&yes, "yes", false, "with --purge-datastore: do not ask")
 	return cmd
+}
+
+// confirm asks on the terminal; without one (a script) it is a no.
+func confirm(cmd *cobra.Command, o *rootOptions, question string) bool {
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); !ok || !isTerminal(f) {
+		return false
+	}
+	fmt.Fprint(o.errOut, question)
+	var answer string
+	_, _ = fmt.Fscanln(in, &answer)
+	return strings.TrimSpace(answer) == "yes"
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // releaseDataDir is services.dataDir as the release deployed it: the user's value, else

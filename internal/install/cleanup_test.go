@@ -148,4 +148,31 @@ echo "--- filter"; iptables -t filter -S`
 			t.Errorf("someone else's /%s is gone: %v", f, err)
 		}
 	}
+
+	// The datastore's data goes only when asked, and only its contents.
+	data := filepath.Join(host, "var/lib/romana/db")
+	if err := os.MkdirAll(filepath.Join(data, "ipam"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "ibdata1"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(env ...string) string {
+		cmd := exec.CommandContext(ctx, "unshare", "-n", "sh", script)
+		cmd.Env = append(os.Environ(), append([]string{"HOST_ROOT=" + host}, env...)...)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := run("DATA_DIR=/var/lib/romana/db"); !strings.Contains(out, "done: removed 0, failed 0") {
+		t.Errorf("without PURGE_DATASTORE: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "ibdata1")); err != nil {
+		t.Fatal("the datastore was removed without PURGE_DATASTORE=1")
+	}
+	if out := run("PURGE_DATASTORE=1", "DATA_DIR=/var/lib/romana/db"); !strings.Contains(out, "removed datastore data /var/lib/romana/db") || !strings.Contains(out, "done: removed 1, failed 0") {
+		t.Errorf("with PURGE_DATASTORE=1: %s", out)
+	}
+	if entries, err := os.ReadDir(data); err != nil || len(entries) != 0 {
+		t.Errorf("the datastore directory after the purge: %v %v", entries, err)
+	}
 }

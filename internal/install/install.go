@@ -159,6 +159,8 @@ func (c *Client) undoInstall(ctx context.Context, cause error, secretExisted boo
 	defer cancel()
 	podsSeen := c.servicesPodsSeen(cleanCtx)
 	un := action.NewUninstall(c.Cfg)
+	// Not the node-cleanup hook: Helm would create its DaemonSet and leave it behind.
+	un.DisableHooks = true
 	un.Wait = true
 	un.Timeout = time.Minute
 	if _, uerr := un.Run(ReleaseName); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) {

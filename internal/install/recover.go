@@ -110,6 +110,8 @@ func (c *Client) Recover(ctx context.Context, o RecoverOptions) (*RecoverPlan, *
 		switch plan.Action {
 		case RecoverUninstall:
 			un := action.NewUninstall(c.Cfg)
+			// Not the node-cleanup hook: Helm would create its DaemonSet and leave it behind.
+			un.DisableHooks = true
 			un.Wait = o.Wait
 			un.Timeout = o.Timeout
 			if _, err := un.Run(ReleaseName); err != nil {

@@ -208,22 +208,44 @@ func (c *Client) History() ([]*release.Release, error) {
 }
 
 // Uninstall removes the release and everything in it but the kept password Secret,
-// holding the Lease.
-func (c *Client) Uninstall(ctx context.Context, wait bool, timeout time.Duration) (*release.UninstallReleaseResponse, error) {
-	if _, err := c.Cfg.Releases.Last(ReleaseName); errors.Is(err, driver.ErrReleaseNotFound) {
+// holding the Lease. First, unless KeepNodeState, it runs the node cleanup on every
+// node and collects each node's report; Helm's own hooks are then skipped (the cleanup
+// has run).
+func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallResult, error) {
+	last, err := c.Cfg.Releases.Last(ReleaseName)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
 	}
-	var res *release.UninstallReleaseResponse
-	err := c.locked(ctx, func(context.Context) error {
+	if err != nil {
+		return nil, fmt.Errorf("read the release: %w", err)
+	}
+	res := &UninstallResult{}
+	err = c.locked(ctx, func(ctx context.Context) error {
+		if o.KeepNodeState {
+			res.NodeCleanup = "--keep-node-state: the nodes keep Romana's interface, rules and files"
+		} else {
+			nodes, why, err := c.cleanupNodes(ctx, last, o)
+			if err != nil {
+				return err
+			}
+			res.Nodes, res.NodeCleanup = nodes, why
+		}
 		un := action.NewUninstall(c.Cfg)
-		un.Wait = wait
-		un.Timeout = timeout
+		un.Wait = o.Wait
+		un.Timeout = o.Timeout
+		un.DisableHooks = true
 		var err error
-		res, err = un.Run(ReleaseName)
+		res.Release, err = un.Run(ReleaseName)
 		if errors.Is(err, driver.ErrReleaseNotFound) {
 			return values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
 		}
 		return err
 	})
 	return res, err
+}
+
+// lookupDataDir is services.dataDir in a values map.
+func lookupDataDir(vals map[string]any) (string, bool) {
+	d, _ := values.LookupString(vals, "services.dataDir")
+	return d, d != ""
 }
