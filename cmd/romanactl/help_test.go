@@ -17,7 +17,7 @@ func TestEveryCommandHelp(t *testing.T) {
 		t.Fatal("the completion command is not in the tree, so its help would go unchecked")
 	}
 	cluster := map[string]bool{"install": true, "upgrade": true, "diff": true, "status": true, "history": true,
-		"rollback": true, "recover": true, "uninstall": true, "check": true, "sysdump": true}
+		"rollback": true, "recover": true, "uninstall": true, "check": true, "sysdump": true, "migrate": true}
 	var walk func(c *cobra.Command)
 	n := 0
 	walk = func(c *cobra.Command) {

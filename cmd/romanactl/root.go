@@ -133,12 +133,13 @@ cluster's network before it touches anything.
 		newPlanCmd(o),
 		newVersionCmd(o),
 		newSysdumpCmd(o),
+		newMigrateCmd(o),
 	)
 	// The kubeconfig flags go to the commands that talk to a cluster; an offline command
 	// that renders takes -n alone (the namespace it renders into).
 	for _, c := range cmd.Commands() {
 		switch c.Name() {
-		case "install", "upgrade", "diff", "status", "history", "rollback", "recover", "uninstall", "check", "sysdump":
+		case "install", "upgrade", "diff", "status", "history", "rollback", "recover", "uninstall", "check", "sysdump", "migrate":
 			o.kube.AddFlags(c.Flags())
 		case "template":
 			addNamespaceFlag(c, o)
@@ -229,6 +230,10 @@ var exitCodes = map[string]string{
 	"mirror": `  0  every image copied or already there
   1  an image could not be copied (each is named with why: auth, not found, network)
   2  invalid input (a bad --to, --registry or value)`,
+	"migrate": `  0  migrated (or the dry run printed)
+  1  a cluster call failed, the wait timed out, or the Lease is held
+  2  nothing to migrate, something cannot be mapped (without --force), a selector
+     differs, no password found, a ✗ pre-flight check, or invalid input: nothing written`,
 	"sysdump": `  0  the bundle was written (items that could not be collected are listed in its
      index.json)
   1  the file could not be created (it is never overwritten) or written

@@ -12,7 +12,7 @@ import (
 // ownership: an object the chart creates that already exists but belongs to no release
 // romana in this namespace (a 2016 `kubectl apply` install, or another release) would
 // make Helm stop half-way; say which, and what to do, before anything is written.
-func ownership(ctx context.Context, cs kubernetes.Interface, ns string) Check {
+func ownership(ctx context.Context, cs kubernetes.Interface, ns string, adopt bool) Check {
 	type obj struct {
 		kind string
 		get  func() (metav1.Object, error)
@@ -49,6 +49,9 @@ func ownership(ctx context.Context, cs kubernetes.Interface, ns string) Check {
 		default:
 			foreign = append(foreign, o.kind)
 		}
+	}
+	if adopt && len(owned) == 0 && len(foreign) > 0 {
+		return Check{Name: "ownership", Severity: Pass, Message: fmt.Sprintf("%s belong(s) to no Helm release: migrate takes them over in place", strings.Join(foreign, ", "))}
 	}
 	var msgs []string
 	if len(owned) > 0 {

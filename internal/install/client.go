@@ -30,6 +30,8 @@ type Client struct {
 	Registry images.Options
 	// Debug receives --debug lines; nil is off.
 	Debug *Debug
+	// adopt: the install in progress takes over objects of no release (migrate).
+	adopt bool
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).

@@ -32,6 +32,13 @@ type InstallOptions struct {
 	// Atomic removes what a failed install created.
 	Atomic bool
 	Skip   []string
+	// Adopt takes over objects that exist outside any release (romanactl migrate):
+	// the ownership check accepts them and Helm takes ownership in place. Atomic is
+	// ignored: undoing would delete the running network.
+	Adopt bool
+	// BeforeApply runs under the Lease just before Helm applies (migrate writes the
+	// password Secret there).
+	BeforeApply func(ctx context.Context) error
 }
 
 // Result is what an install or upgrade did.
@@ -69,11 +76,15 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	if _, err := c.secretExists(ctx); err != nil {
 		return nil, err
 	}
+	c.adopt = o.Adopt
 	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, o.Skip, "")
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Report: report}
+	if o.Adopt {
+		o.Atomic = false
+	}
 
 	inst := action.NewInstall(c.Cfg)
 	inst.ReleaseName = ReleaseName
@@ -87,6 +98,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	// documents, which is most of an install's client time. The chart's objects are
 	// checked against a real API server by the tests and by --dry-run=server.
 	inst.DisableOpenAPIValidation = true
+	inst.TakeOwnership = o.Adopt
 	if o.DryRun == "server" {
 		inst.DryRun = true
 		inst.DryRunOption = "server"
@@ -110,6 +122,11 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 		secretExisted, err := c.secretExists(ctx)
 		if err != nil {
 			return err
+		}
+		if o.BeforeApply != nil {
+			if err := o.BeforeApply(ctx); err != nil {
+				return err
+			}
 		}
 		rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
 		if err != nil && !c.wroteRevision(rel, 1) {
@@ -217,7 +234,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 	defer func() { c.Debug.Printf("romanactl: pre-flight took %d ms", time.Since(start).Milliseconds()) }()
 	report, err := Preflight(ctx, c.Kube, PreflightInput{
 		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
-		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest, Chart: ch, Registry: c.Registry,
+		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest, Chart: ch, Registry: c.Registry, Adopt: c.adopt,
 	})
 	if err != nil {
 		return nil, err

@@ -127,7 +127,7 @@ var Checks = []CheckDef{
 		run:  func(s *pfState) []Check { return []Check{clusterIPFree(s.ctx, s.cs, s.in.Namespace, s.clusterIP)} }},
 	{Name: "ownership", Marks: "✗", Short: "no object the chart creates exists outside the release",
 		What: "no object the chart creates (DaemonSets, romana-root, the ClusterRole and its binding) already exists outside release `romana`, which would stop Helm half-way; names the Helm release that owns it, or says it belongs to none (e.g. a 2016 `kubectl apply` install)",
-		run:  func(s *pfState) []Check { return []Check{ownership(s.ctx, s.cs, s.in.Namespace)} }},
+		run:  func(s *pfState) []Check { return []Check{ownership(s.ctx, s.cs, s.in.Namespace, s.in.Adopt)} }},
 	{Name: "datastore-secret", Marks: "✗ / ‼", Short: "datastore.existingSecret, when set, exists with key password",
 		What: "with `datastore.existingSecret`: that Secret exists in the namespace with a non-empty key `password` (✗: romana-services would not start), and holds the same password as a `romana-datastore` Secret kept from an earlier install, if any (‼: the datastore on the hosts was initialised with that one). Without it: the chart generates and keeps its own",
 		run:  func(s *pfState) []Check { return []Check{datastoreSecret(s.ctx, s.cs, s.in.Namespace, s.in.Effective)} }},
@@ -232,6 +232,8 @@ type PreflightInput struct {
 	Chart *chart.Chart
 	// Registry is how images-exist reaches registries (--insecure, test transports).
 	Registry images.Options
+	// Adopt: objects of no release are to be taken over (migrate), not a ✗.
+	Adopt bool
 }
 
 // registryDeadline bounds images-exist: an air-gapped cluster costs this much, once.

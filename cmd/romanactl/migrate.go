@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/migrate"
+	"github.com/romana/romanactl/internal/render"
+	"github.com/romana/romanactl/internal/values"
+)
+
+func newMigrateCmd(o *rootOptions) *cobra.Command {
+	var dryRun, force bool
+	var output string
+	cf := &clusterFlags{}
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Take over an install made with kubectl apply of the original manifests, in place, as release romana",
+		Long: `Find romana-services, romana-agent and romana-root in the namespace (an install made
+from the original 2016/2017 manifests, belonging to no Helm release), derive the chart
+values from what runs (args, the Service's clusterIP, images, the nodeSelector) and the
+datastore password the data on the hosts was initialised with, show the values (each
+with the live field it came from) and the diff of the live objects against the
+release's, then take the objects over in place as revision 1 of release romana: the
+DaemonSets and the Service keep their UIDs and clusterIP, and no Pod is deleted beyond
+a normal rolling update. Anything that cannot be mapped (an unknown arg, container,
+volume or env) is named and refused (exit 2); --force drops it, listing it. migrate asks
+no questions: --dry-run is how a person previews it.`,
+		Example: `  romanactl migrate --dry-run
+  romanactl migrate --dry-run -o yaml > values-from-2016.yaml
+  romanactl migrate`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != "yaml" {
+				return values.Inputf("-o %q: migrate prints the values as yaml (-o yaml) or the plan (no -o)", output)
+			}
+			if err := install.CheckSkips(cf.skip); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			ch, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			found, err := c.FindManifestInstall(ctx)
+			if err != nil {
+				return err
+			}
+			d := migrate.Derive(found)
+			if len(d.Unknown) > 0 && !force {
+				return values.Inputf("cannot map %d item(s) of the live install to the chart:\n  - %s\nnothing was changed; --force drops them", len(d.Unknown), strings.Join(d.Unknown, "\n  - "))
+			}
+			if err := install.SelectorsMatch(found); err != nil {
+				return err
+			}
+			if d.Password == "" {
+				return values.Inputf("no datastore password found in romana-services (env MYSQL_ROOT_PASSWORD, plain or from a Secret): the data on the hosts was initialised with one, and a new one would lock romana-services out")
+			}
+			opts := values.Options{Env: d.Env, Overrides: map[string]any{}}
+			for _, v := range d.Values {
+				if v.Key != "environment" {
+					opts.Overrides[v.Key] = v.Value
+				}
+			}
+			res, err := values.Resolve(ch, opts)
+			if err != nil {
+				return fmt.Errorf("the derived values do not validate: %w", err)
+			}
+			if output == "yaml" {
+				fmt.Fprint(o.out, valuesWithSources(d))
+				return nil
+			}
+			fmt.Fprintf(o.out, "Found a manifest install in %s (environment %s). Values, with the live field each came from:\n", c.Namespace, d.Env)
+			fmt.Fprint(o.out, indent(valuesWithSources(d)))
+			fmt.Fprintf(o.out, "Datastore password: from %s; it goes into Secret %s.\n", d.PasswordSource, install.PasswordSecret)
+			for _, x := range d.Dropped {
+				fmt.Fprintf(o.out, "Replaced: %s\n", x)
+			}
+			for _, x := range d.Unknown {
+				fmt.Fprintf(o.out, "Dropped (--force): %s\n", x)
+			}
+			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
+			if err != nil {
+				return err
+			}
+			diffs, err := c.LiveDiff(ctx, "", r.Manifest)
+			if err != nil {
+				return err
+			}
+			for _, df := range diffs {
+				fmt.Fprintf(o.out, "# %s %s\n%s", df.Object, df.Change, df.Diff)
+			}
+			if dryRun {
+				fmt.Fprintln(o.out, "# dry run: nothing was written")
+				return nil
+			}
+			c.Progress = o.out
+			inst, err := c.Install(ctx, install.InstallOptions{Chart: ch, Resolved: res, Env: d.Env, EnvReason: "derived from the live install",
+				Wait: cf.wait, Timeout: cf.timeout, Skip: cf.skip, Adopt: true,
+				BeforeApply: func(ctx context.Context) error {
+					if err := c.WritePasswordSecret(ctx, d.Password); err != nil {
+						return err
+					}
+					return c.PrepareTakeOver(ctx, nodeSelector(res.Effective))
+				}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s; the objects were taken over in place.\n",
+				inst.Release.Name, inst.Release.Version, inst.Release.Info.Status, inst.Release.Namespace)
+			fmt.Fprintf(o.out, "The datastore password is still the one from %s. To rotate it, change it in MySQL first (in the romana-datastore container: "+
+				"mysqladmin -u root -p password), then put the new one in Secret %s/%s, then restart romana-services.\n", d.PasswordSource, c.Namespace, install.PasswordSecret)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the values, the plan and the diff; write nothing")
+	cmd.Flags().BoolVar(&force, "force", false, "drop what cannot be mapped (listed) instead of refusing")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml: print only the derived values, as a values file with each one's source")
+	cmd.Flags().BoolVar(&cf.wait, "wait", true, "wait until Romana is ready after the take-over")
+	cmd.Flags().DurationVar(&cf.timeout, "timeout", 5*time.Minute, "how long to wait")
+	cmd.Flags().StringArrayVar(&cf.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name")
+	return cmd
+}
+
+// valuesWithSources is the derived values as a values file, each key's source above it.
+func valuesWithSources(d *migrate.Derived) string {
+	var b strings.Builder
+	vals := append([]migrate.Value(nil), d.Values...)
+	sort.SliceStable(vals, func(i, j int) bool { return vals[i].Key < vals[j].Key })
+	b.WriteString("# Derived by romanactl migrate from the live objects; each value's source is above it.\n")
+	for _, v := range vals {
+		fmt.Fprintf(&b, "# %s: from %s\n", v.Key, v.Source)
+	}
+	y, _ := yaml.Marshal(d.Map())
+	b.Write(y)
+	return b.String()
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}
+
+// nodeSelector is services.nodeSelector of validated values.
+func nodeSelector(vals map[string]any) map[string]string {
+	v, _ := values.Lookup(vals, "services.nodeSelector")
+	m, _ := v.(map[string]any)
+	out := map[string]string{}
+	for k, x := range m {
+		out[k] = fmt.Sprint(x)
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/romana/romanactl/internal/migrate"
+	"github.com/romana/romanactl/internal/values"
+)
+
+// FindManifestInstall reads the objects of an install made with `kubectl apply` of the
+// original manifests: romana-services, romana-agent and romana-root in the namespace,
+// belonging to no Helm release, and the Secrets the datastore password may be in.
+func (c *Client) FindManifestInstall(ctx context.Context) (migrate.Found, error) {
+	ns := c.Namespace
+	var f migrate.Found
+	if last, err := c.lastOrNone(); err != nil {
+		return f, err
+	} else if last != nil {
+		return f, values.Inputf("release %s already exists in %s (revision %d): there is nothing to migrate", ReleaseName, ns, last.Version)
+	}
+	owned := func(m metav1.Object) error {
+		if r := m.GetAnnotations()["meta.helm.sh/release-name"]; r != "" {
+			return values.Inputf("%s belongs to Helm release %s: migrate takes over only a manifest install", m.GetName(), r)
+		}
+		return nil
+	}
+	if ds, err := c.Kube.AppsV1().DaemonSets(ns).Get(ctx, "romana-services", metav1.GetOptions{}); err == nil {
+		f.Services = ds
+	} else if !apierrors.IsNotFound(err) {
+		return f, err
+	}
+	if ds, err := c.Kube.AppsV1().DaemonSets(ns).Get(ctx, "romana-agent", metav1.GetOptions{}); err == nil {
+		f.Agent = ds
+	} else if !apierrors.IsNotFound(err) {
+		return f, err
+	}
+	if svc, err := c.Kube.CoreV1().Services(ns).Get(ctx, "romana-root", metav1.GetOptions{}); err == nil {
+		f.Root = svc
+	} else if !apierrors.IsNotFound(err) {
+		return f, err
+	}
+	if f.Agent == nil || f.Root == nil || f.Services == nil {
+		return f, values.Inputf("no manifest install of Romana in %s: migrate needs DaemonSets romana-services and romana-agent and Service romana-root "+
+			"(a romana-services static Pod is not supported yet)", ns)
+	}
+	for _, m := range []metav1.Object{f.Services, f.Agent, f.Root} {
+		if err := owned(m); err != nil {
+			return f, err
+		}
+	}
+	f.Secrets = map[string]*corev1.Secret{}
+	for _, ct := range f.Services.Spec.Template.Spec.Containers {
+		for _, e := range ct.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				if s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, e.ValueFrom.SecretKeyRef.Name, metav1.GetOptions{}); err == nil {
+					f.Secrets[s.Name] = s
+				}
+			}
+		}
+	}
+	return f, nil
+}
+
+// SelectorsMatch refuses DaemonSets whose selectors are not the chart's: a selector is
+// immutable, so Helm could not take them over in place.
+func SelectorsMatch(f migrate.Found) error {
+	var bad []string
+	for name, ds := range map[string]*metav1.LabelSelector{"romana-services": f.Services.Spec.Selector, "romana-agent": f.Agent.Spec.Selector} {
+		want := map[string]string{"app": name}
+		if ds == nil || len(ds.MatchExpressions) > 0 || fmt.Sprint(ds.MatchLabels) != fmt.Sprint(want) {
+			bad = append(bad, fmt.Sprintf("DaemonSet %s selects %v, the chart %v", name, ds, want))
+		}
+	}
+	if len(bad) > 0 {
+		return values.Inputf("cannot take over in place: %s; a selector is immutable, so the DaemonSet would have to be recreated (delete it and run `romanactl install`)", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// WritePasswordSecret makes the release's password Secret hold the password the
+// datastore was initialised with, so that the chart's lookup keeps it.
+func (c *Client) WritePasswordSecret(ctx context.Context, password string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: PasswordSecret, Namespace: c.Namespace}, Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"password": []byte(password)}}
+	_, err := c.Kube.CoreV1().Secrets(c.Namespace).Create(ctx, s, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		cur, gerr := c.Kube.CoreV1().Secrets(c.Namespace).Get(ctx, PasswordSecret, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		cur.Data = s.Data
+		_, err = c.Kube.CoreV1().Secrets(c.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("write Secret %s: %w", PasswordSecret, err)
+	}
+	return nil
+}
+
+// PrepareTakeOver changes the live romana-services DaemonSet where Helm's take-over
+// cannot: Helm patches with the rendered objects as the original, so it only adds and
+// replaces, never removes what the chart does not render. It would add valueFrom beside
+// the spec's plain MYSQL_ROOT_PASSWORD value (which the API server refuses), and add the
+// control-plane label beside the 2016 role label in the nodeSelector (which no node
+// matches). This one update reads the password from the release's Secret and sets the
+// chart's nodeSelector (one rolling update, to the same password).
+func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]string) error {
+	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
+	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	changed := false
+	for i := range ds.Spec.Template.Spec.Containers {
+		for j, e := range ds.Spec.Template.Spec.Containers[i].Env {
+			if e.Name == "MYSQL_ROOT_PASSWORD" && e.Value != "" {
+				ds.Spec.Template.Spec.Containers[i].Env[j] = corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: PasswordSecret}, Key: "password"}}}
+				changed = true
+			}
+		}
+	}
+	if fmt.Sprint(ds.Spec.Template.Spec.NodeSelector) != fmt.Sprint(nodeSelector) {
+		ds.Spec.Template.Spec.NodeSelector = nodeSelector
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("point romana-services at Secret %s: %w", PasswordSecret, err)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+// Package migrate reads an install made from the original (2016/2017) manifests and
+// derives the chart values that reproduce it, saying which live field each value came
+// from, and what it cannot map. It reads objects; it writes nothing.
+package migrate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Found are the live objects of a manifest install.
+type Found struct {
+	Services *appsv1.DaemonSet
+	Agent    *appsv1.DaemonSet
+	Root     *corev1.Service
+	// Secrets are the Secrets the datastore password may be read from, by name.
+	Secrets map[string]*corev1.Secret
+}
+
+// Value is one derived value and where it came from.
+type Value struct {
+	Key    string `json:"key"`
+	Value  any    `json:"value"`
+	Source string `json:"source"`
+}
+
+// Derived is what Derive found.
+type Derived struct {
+	// Env is the environment the nodeSelector points at (kubeadm or kops), else custom.
+	Env    string
+	Values []Value
+	// Password is the datastore password the data on the hosts was initialised with.
+	Password       string
+	PasswordSource string
+	// Unknown are what cannot be mapped: args, containers, volumes, env.
+	Unknown []string
+	// Dropped are live settings the chart replaces on purpose, with why.
+	Dropped []string
+}
+
+// Map returns the values as a nested map (a values file).
+func (d *Derived) Map() map[string]any {
+	out := map[string]any{}
+	for _, v := range d.Values {
+		m := out
+		parts := strings.Split(v.Key, ".")
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = v.Value
+	}
+	return out
+}
+
+// args the v0.9.3 entrypoints take, to the chart keys they come from.
+var (
+	servicesArgs = map[string]string{"cidr": "services.cidr", "interface": "services.interface", "ip-address": "services.ipAddress",
+		"nodes": "services.nodes", "namespaces": "services.namespaces", "segments": "services.segments", "api-server": ""}
+	agentArgs = map[string]string{"romana-root": "agent.romanaRoot", "interface": "agent.interface", "nat": "agent.nat",
+		"nat-interface": "agent.natInterface", "cluster-ip-cidr": "agent.clusterIPCIDR", "pod-to-host": "agent.podToHost"}
+	intKeys  = map[string]bool{"services.nodes": true, "services.namespaces": true, "services.segments": true}
+	boolKeys = map[string]bool{"agent.nat": true, "agent.podToHost": true}
+)
+
+// Derive maps the live objects to chart values.
+func Derive(f Found) *Derived {
+	d := &Derived{Env: "custom"}
+	add := func(key string, v any, src string) { d.Values = append(d.Values, Value{key, v, src}) }
+	if f.Services != nil {
+		pod := f.Services.Spec.Template.Spec
+		src := "DaemonSet romana-services"
+		for k, v := range pod.NodeSelector {
+			switch k {
+			case "kubeadm.alpha.kubernetes.io/role":
+				d.Env = "kubeadm"
+			case "kubernetes.io/role":
+				d.Env = "kops"
+			default:
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s nodeSelector %s=%s", src, k, v))
+				continue
+			}
+			d.Dropped = append(d.Dropped, fmt.Sprintf("%s nodeSelector %s=%s: mapped to today's control-plane label (node-role.kubernetes.io/control-plane)", src, k, v))
+		}
+		for _, c := range pod.Containers {
+			csrc := fmt.Sprintf("%s container %s", src, c.Name)
+			switch c.Name {
+			case "romana-datastore":
+				if ref, err := name.ParseReference(c.Image, name.WeakValidation); err == nil {
+					repo := ref.Context()
+					reg := repo.RegistryStr()
+					if reg == name.DefaultRegistry {
+						reg = "docker.io"
+					}
+					parts := strings.Split(repo.RepositoryStr(), "/")
+					add("datastore.image.registry", reg+"/"+strings.Join(parts[:len(parts)-1], "/"), csrc+" image")
+					add("datastore.image.name", parts[len(parts)-1], csrc+" image")
+					if t, ok := ref.(name.Tag); ok {
+						add("datastore.image.tag", t.TagStr(), csrc+" image")
+					}
+				}
+				d.password(c, csrc, f.Secrets)
+				for _, e := range c.Env {
+					if e.Name != "MYSQL_ROOT_PASSWORD" {
+						d.Unknown = append(d.Unknown, fmt.Sprintf("%s env %s", csrc, e.Name))
+					}
+				}
+			case "romana-services":
+				if ref, err := name.ParseReference(c.Image, name.WeakValidation); err == nil {
+					repo := ref.Context().Name()
+					add("image.registry", repo[:strings.LastIndex(repo, "/")], csrc+" image")
+					if t, ok := ref.(name.Tag); ok {
+						add("image.tag", t.TagStr(), csrc+" image")
+					}
+				}
+				d.args(c.Args, servicesArgs, csrc, add)
+				for _, e := range c.Env {
+					if e.Name != "MYSQL_ROOT_PASSWORD" {
+						d.Unknown = append(d.Unknown, fmt.Sprintf("%s env %s", csrc, e.Name))
+					}
+				}
+			default:
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s: unknown container", csrc))
+			}
+		}
+		for _, v := range pod.Volumes {
+			switch {
+			case v.Name == "db-path" && v.HostPath != nil:
+				add("services.dataDir", v.HostPath.Path, src+" volume db-path hostPath")
+			default:
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s volume %s", src, v.Name))
+			}
+		}
+	}
+	if f.Agent != nil {
+		pod := f.Agent.Spec.Template.Spec
+		src := "DaemonSet romana-agent"
+		for _, c := range pod.Containers {
+			csrc := fmt.Sprintf("%s container %s", src, c.Name)
+			if c.Name != "romana-agent" {
+				d.Unknown = append(d.Unknown, csrc+": unknown container")
+				continue
+			}
+			d.args(c.Args, agentArgs, csrc, add)
+			for _, e := range c.Env {
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s env %s", csrc, e.Name))
+			}
+		}
+		known := map[string]string{"host-usr-local-bin": "/usr/local/bin", "host-etc-romana": "/etc/romana", "host-cni-bin": "/opt/cni/bin", "host-cni-net-d": "/etc/cni/net.d"}
+		for _, v := range pod.Volumes {
+			if p, ok := known[v.Name]; !ok || v.HostPath == nil || v.HostPath.Path != p {
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s volume %s", src, v.Name))
+			}
+		}
+	}
+	if f.Root != nil {
+		add("romanaRoot.clusterIP", f.Root.Spec.ClusterIP, "Service romana-root spec.clusterIP")
+		for _, p := range f.Root.Spec.Ports {
+			if p.Name == "root" {
+				add("romanaRoot.port", int64(p.Port), "Service romana-root port root")
+			}
+		}
+	}
+	add("environment", d.Env, "the romana-services nodeSelector")
+	sort.Strings(d.Unknown)
+	return d
+}
+
+func (d *Derived) args(args []string, known map[string]string, src string, add func(string, any, string)) {
+	for _, a := range args {
+		k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		key, isKnown := known[k]
+		switch {
+		case !strings.HasPrefix(a, "--") || !ok || !isKnown:
+			d.Unknown = append(d.Unknown, fmt.Sprintf("%s arg %s", src, a))
+		case key == "":
+			// --api-server: the v0.9.3 services call it without credentials; the chart's API
+			// proxy replaces what a 2016 cluster's insecure port gave.
+			d.Dropped = append(d.Dropped, fmt.Sprintf("%s arg %s: the chart's API proxy replaces it (README: API access)", src, a))
+		case intKeys[key]:
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s arg %s (not a number)", src, a))
+				continue
+			}
+			add(key, n, src+" arg --"+k)
+		case boolKeys[key]:
+			add(key, v == "true", src+" arg --"+k)
+		default:
+			add(key, v, src+" arg --"+k)
+		}
+	}
+}
+
+func (d *Derived) password(c corev1.Container, src string, secrets map[string]*corev1.Secret) {
+	for _, e := range c.Env {
+		if e.Name != "MYSQL_ROOT_PASSWORD" {
+			continue
+		}
+		switch {
+		case e.Value != "":
+			d.Password, d.PasswordSource = e.Value, src+" env MYSQL_ROOT_PASSWORD (plain text in the spec)"
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			if s := secrets[ref.Name]; s != nil && len(s.Data[ref.Key]) > 0 {
+				d.Password, d.PasswordSource = string(s.Data[ref.Key]), fmt.Sprintf("Secret %s key %s", ref.Name, ref.Key)
+			} else {
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s env MYSQL_ROOT_PASSWORD: Secret %s key %s not found", src, ref.Name, ref.Key))
+			}
+		}
+	}
+}
