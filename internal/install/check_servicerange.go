@@ -55,13 +55,30 @@ func serviceRangeChecks(s *pfState) []Check {
 // it. It returns an invalid prefix when no source tells; dryRunErr is the dry run's
 // error when it failed for another reason.
 func ServiceRange(ctx context.Context, cs kubernetes.Interface, ns string, clusterIP netip.Addr, port any) (netip.Prefix, string, error) {
+	// A cluster can serve several ServiceCIDRs (GA in 1.33): the range is the one that
+	// holds the address, else the default one, "kubernetes", to judge it against. A
+	// ServiceCIDR being deleted allocates nothing new.
 	if list, err := cs.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{}); err == nil {
+		var def netip.Prefix
 		for _, sc := range list.Items {
+			if sc.DeletionTimestamp != nil {
+				continue
+			}
 			for _, c := range sc.Spec.CIDRs {
-				if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() && sc.Name == "kubernetes" {
-					return p, "ServiceCIDR kubernetes", nil
+				p, err := netip.ParsePrefix(c)
+				if err != nil || !p.Addr().Is4() {
+					continue
+				}
+				if p.Contains(clusterIP) {
+					return p, "ServiceCIDR " + sc.Name, nil
+				}
+				if sc.Name == "kubernetes" {
+					def = p
 				}
 			}
+		}
+		if def.IsValid() {
+			return def, "ServiceCIDR kubernetes", nil
 		}
 	}
 	if cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{}); err == nil {

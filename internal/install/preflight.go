@@ -116,7 +116,7 @@ var Checks = []CheckDef{
 		What: "a SelfSubjectAccessReview for every kind and verb an install needs (DaemonSets, Services, Secrets, ConfigMaps, ServiceAccounts, Pods and romanactl's Lease in the namespace; ClusterRoles and ClusterRoleBindings)",
 		run:  func(s *pfState) []Check { return []Check{permissions(s.ctx, s.cs, s.in.Namespace)} }},
 	{Name: "service-range", Marks: "✗", Short: "romanaRoot.clusterIP is inside the cluster's service range (ServiceCIDR API, else kubeadm-config, else a dry-run create)",
-		What: "`romanaRoot.clusterIP` lies inside the cluster's real service range, found from the ServiceCIDR API, then `kubeadm-config`, then the error of a server-side dry-run create of the root Service",
+		What: "`romanaRoot.clusterIP` lies inside the cluster's real service range, found from the ServiceCIDR API (any of the cluster's ServiceCIDRs that holds the address, else the default `kubernetes` one), then `kubeadm-config`, then the error of a server-side dry-run create of the root Service",
 		run:  serviceRangeChecks},
 	// agent-cluster-ip-cidr is reported by serviceRangeChecks, from the same range.
 	{Name: "agent-cluster-ip-cidr", Marks: "‼", Short: "agent.clusterIPCIDR equals that range",
