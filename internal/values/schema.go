@@ -21,8 +21,12 @@ type schemaNode struct {
 
 func (n *schemaNode) closed() bool { return string(n.AdditionalProperties) == "false" }
 
-// loadSchema parses the chart's schema with its local references resolved.
+// loadSchema parses the chart's schema with its local references resolved; nil when
+// the chart has none.
 func loadSchema(ch *chart.Chart) (*schemaNode, error) {
+	if len(ch.Schema) == 0 {
+		return nil, nil
+	}
 	var root schemaNode
 	if err := json.Unmarshal(ch.Schema, &root); err != nil {
 		return nil, fmt.Errorf("parse chart schema: %w", err)
@@ -35,17 +39,13 @@ func loadSchema(ch *chart.Chart) (*schemaNode, error) {
 // A key is missing when the user set it (or its section) to null: Helm's coalescing
 // then deletes the chart's default, and a template would render "null" (a null
 // services.nodeSelector puts the datastore on every node) or fail on a nil pointer.
-func missingKeys(ch *chart.Chart, effective map[string]any) ([]Problem, error) {
-	if len(ch.Schema) == 0 {
-		return nil, nil
-	}
-	root, err := loadSchema(ch)
-	if err != nil {
-		return nil, err
+func missingKeys(root *schemaNode, effective map[string]any) []Problem {
+	if root == nil {
+		return nil
 	}
 	var out []Problem
 	walkRequired(root, "", effective, &out)
-	return out, nil
+	return out
 }
 
 func walkRequired(n *schemaNode, prefix string, v map[string]any, out *[]Problem) {
@@ -71,13 +71,9 @@ func walkRequired(n *schemaNode, prefix string, v map[string]any, out *[]Problem
 // unknownKeys reports every key in supplied that the chart's schema does not know,
 // with the closest known key. values.schema.json is the one list of keys: the Go side
 // reads it rather than keeping a second one.
-func unknownKeys(ch *chart.Chart, supplied map[string]any) ([]Problem, error) {
-	if len(ch.Schema) == 0 {
-		return nil, nil
-	}
-	root, err := loadSchema(ch)
-	if err != nil {
-		return nil, err
+func unknownKeys(root *schemaNode, supplied map[string]any) []Problem {
+	if root == nil {
+		return nil
 	}
 	var known []string
 	collectPaths(root, "", &known)
@@ -93,7 +89,7 @@ func unknownKeys(ch *chart.Chart, supplied map[string]any) ([]Problem, error) {
 			problems[i].Fix = u.fix(known)
 		}
 	}
-	return problems, nil
+	return problems
 }
 
 // resolveRefs replaces local "#/$defs/NAME" references with the definitions they
@@ -224,12 +220,12 @@ func sortedKeys[V any](m map[string]V) []string {
 // UndeclaredFlagKeys lists the keys romanactl's dedicated flags set that ch's values
 // schema does not declare: such a chart would refuse them, or ignore them.
 func UndeclaredFlagKeys(ch *chart.Chart) ([]string, error) {
-	if len(ch.Schema) == 0 {
-		return []string{"(the chart has no values.schema.json)"}, nil
-	}
 	root, err := loadSchema(ch)
 	if err != nil {
 		return nil, err
+	}
+	if root == nil {
+		return []string{"(the chart has no values.schema.json)"}, nil
 	}
 	var missing []string
 	for _, f := range Flags {

@@ -43,18 +43,16 @@ const (
 // rules for helm users.
 func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	c := &checker{vals: effective}
-	unknown, err := unknownKeys(ch, supplied)
+	// The schema is the one list of keys: parsed once here for the unknown and the
+	// nulled ones.
+	schema, err := loadSchema(ch)
 	if err != nil {
 		return err
 	}
-	c.problems = append(c.problems, unknown...)
+	c.problems = append(c.problems, unknownKeys(schema, supplied)...)
 	// A nulled section or key makes the checks below meaningless (and a template
 	// fail on a nil pointer): report the nulls alone.
-	nulled, err := missingKeys(ch, effective)
-	if err != nil {
-		return err
-	}
-	if len(nulled) > 0 {
+	if nulled := missingKeys(schema, effective); len(nulled) > 0 {
 		return &ValidationError{Problems: append(c.problems, nulled...)}
 	}
 	c.nodeSelector()
