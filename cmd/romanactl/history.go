@@ -255,16 +255,10 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// releaseDataDir is services.dataDir as the release deployed it: the user's value, else
-// the release's chart's default.
+// releaseDataDir names services.dataDir of the removed revision for a message.
 func releaseDataDir(r *release.Release) string {
-	if d := lookupString(r.Config, "services.dataDir"); d != "" {
+	if d, ok := install.ReleaseDataDir(r); ok {
 		return d
-	}
-	if r.Chart != nil {
-		if d := lookupString(r.Chart.Values, "services.dataDir"); d != "" {
-			return d
-		}
 	}
 	return "services.dataDir of the release"
 }

@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
+
+	"github.com/romana/romanactl/internal/values"
 )
 
 // CleanupName is the node-cleanup hook DaemonSet (chart/templates/cleanup-hook.yaml).
@@ -74,7 +76,10 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 	}
 	ds.Namespace = c.Namespace
 	if o.PurgeDatastore {
-		dataDir, _ := valuesLookupDataDir(rel)
+		dataDir, ok := ReleaseDataDir(rel)
+		if !ok {
+			return nil, "", fmt.Errorf("--purge-datastore: revision %d names no services.dataDir", rel.Version)
+		}
 		pod := &ds.Spec.Template.Spec
 		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "datastore", VolumeSource: corev1.VolumeSource{
 			HostPath: &corev1.HostPathVolumeSource{Path: dataDir}}})
@@ -164,12 +169,16 @@ func (c *Client) deleteCleanup(ctx context.Context) error {
 	})
 }
 
-func valuesLookupDataDir(rel *release.Release) (string, bool) {
-	if d, ok := lookupDataDir(rel.Config); ok {
+// ReleaseDataDir is services.dataDir as a revision deployed it: the user's value, else
+// that revision's chart's default.
+func ReleaseDataDir(rel *release.Release) (string, bool) {
+	if d, _ := values.LookupString(rel.Config, "services.dataDir"); d != "" {
 		return d, true
 	}
 	if rel.Chart != nil {
-		return lookupDataDir(rel.Chart.Values)
+		if d, _ := values.LookupString(rel.Chart.Values, "services.dataDir"); d != "" {
+			return d, true
+		}
 	}
-	return "/var/lib/romana/db", false
+	return "", false
 }

@@ -243,9 +243,3 @@ func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallR
 	})
 	return res, err
 }
-
-// lookupDataDir is services.dataDir in a values map.
-func lookupDataDir(vals map[string]any) (string, bool) {
-	d, _ := values.LookupString(vals, "services.dataDir")
-	return d, d != ""
-}
