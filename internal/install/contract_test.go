@@ -2,6 +2,7 @@ package install
 
 import (
 	"encoding/base64"
+	"helm.sh/helm/v3/pkg/chart"
 	helmvalues "helm.sh/helm/v3/pkg/cli/values"
 	"os"
 	"os/exec"
@@ -37,14 +38,7 @@ func TestServicesContainerRunsAsTheImageExpects(t *testing.T) {
 	}
 	for _, form := range []string{"daemonSet", "staticPod"} {
 		t.Run(form, func(t *testing.T) {
-			res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Helm: helmvalues.Options{Values: []string{"services.deploy=" + form}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: "kube-system", Validated: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := renderForm(t, ch, form)
 			var pod corev1.PodSpec
 			var password string
 			if form == "daemonSet" {
@@ -132,14 +126,7 @@ func TestDatastoreListensOnLoopbackOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, form := range []string{"daemonSet", "staticPod"} {
-		res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Helm: helmvalues.Options{Values: []string{"services.deploy=" + form}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: "kube-system", Validated: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := renderForm(t, ch, form)
 		var spec corev1.PodSpec
 		if form == "daemonSet" {
 			for _, d := range manifestDaemonSets(r.Manifest) {
@@ -281,4 +268,19 @@ func entrypointOptions(t *testing.T) map[string]bool {
 		t.Fatalf("could not read the entrypoint's options: %v", out)
 	}
 	return out
+}
+
+// renderForm renders the kubeadm values with romana-services as a DaemonSet or a static
+// Pod, as romanactl template does.
+func renderForm(t *testing.T, ch *chart.Chart, form string) *render.Rendered {
+	t.Helper()
+	res, err := values.Resolve(ch, values.Options{Env: "kubeadm", Helm: helmvalues.Options{Values: []string{"services.deploy=" + form}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: "kube-system", Validated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
