@@ -29,8 +29,14 @@ Secret data in any collected text is masked.`,
   romanactl sysdump -o /tmp/romana.tar.gz --since 1h --log-limit-bytes 262144`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if logLimit < 0 || maxBytes < 0 || since < 0 {
-				return values.Inputf("--since, --log-limit-bytes and --max-bytes must not be negative")
+			for _, f := range []struct {
+				flag string
+				neg  bool
+				val  any
+			}{{"--since", since < 0, since}, {"--log-limit-bytes", logLimit < 0, logLimit}, {"--max-bytes", maxBytes < 0, maxBytes}} {
+				if f.neg {
+					return values.Inputf("%s %v: must not be negative; give 0 for no limit, or a positive value", f.flag, f.val)
+				}
 			}
 			ch, err := o.loadChart()
 			if err != nil {

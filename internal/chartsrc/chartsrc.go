@@ -40,8 +40,8 @@ func Load(ref string, o Options) (*chart.Chart, error) {
 		if o.Version != "" {
 			return nil, values.Inputf("--version %s: only an oci:// --chart has versions; a directory or .tgz is the version it is", o.Version)
 		}
-		if _, serr := os.Stat(ref); serr != nil {
-			return nil, values.Inputf("--chart %s: %v (give a chart directory, a .tgz, or oci://host/path/romana)", ref, serr)
+		if _, serr := os.Stat(ref); os.IsNotExist(serr) {
+			return nil, values.Inputf("--chart %s: no such file or directory; give a chart directory, a .tgz, or oci://host/path/romana", ref)
 		}
 		ch, err = loader.Load(ref)
 	}
