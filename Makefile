@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-unit chaos golden fuzz bench lint fmt clean
+.PHONY: help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-matrix test-unit chaos golden fuzz bench lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,8 +47,13 @@ chart-push: chart-package ## push dist/romana-<version>.tgz to REGISTRY=host:por
 	@test -n "$(REGISTRY)" || { echo "usage: make chart-push REGISTRY=host:port/org [PLAIN_HTTP=1]"; exit 2; }
 	$(GO) run ./hack/chartpush --registry "$(REGISTRY)" $(if $(PLAIN_HTTP),--plain-http) dist/romana-$(CHART_VERSION).tgz
 
-controlplane: ## build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok into bin/ (skipped when current)
-	hack/build-controlplane.sh
+# The Kubernetes minor the control plane runs: one module per minor under
+# test/controlplane/, the newest by default (what CI runs).
+K8S ?= $(shell ls test/controlplane | sort -V | tail -1)
+export ROMANACTL_K8S := $(K8S)
+
+controlplane: ## build kube-apiserver, controller-manager, scheduler of K8S into bin/K8S/, and etcd, kubectl, kwok into bin/ (skipped when current)
+	hack/build-controlplane.sh $(K8S)
 
 cluster-bin:
 	$(GO) build -o $(BIN)/cluster ./hack/cluster
@@ -57,8 +62,8 @@ mirror-demo: build ## images list + mirror between two local plain-HTTP registri
 	$(GO) build -o $(BIN)/registry ./hack/registry
 	hack/mirror-demo.sh
 
-cluster-up: controlplane cluster-bin ## start the local control plane in the background; writes .cluster/kubeconfig
-	$(BIN)/cluster up --dir .cluster --bin $(BIN) --workers 3
+cluster-up: controlplane cluster-bin ## start the local control plane (Kubernetes K8S) in the background; writes .cluster/kubeconfig
+	$(BIN)/cluster up --dir .cluster --bin $(BIN) --workers 3 --k8s $(K8S)
 	@echo "export KUBECONFIG=$(CURDIR)/.cluster/kubeconfig"
 
 cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
@@ -66,6 +71,9 @@ cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 
 test: build helm controlplane ## run every test, the real-cluster ones included (what CI runs)
 	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m ./...
+
+test-matrix: build helm ## the real-cluster suite on every Kubernetes minor under test/controlplane (MINORS="1.25 1.37" for some); writes docs/compat.md
+	hack/test-matrix.sh
 
 chaos: build helm controlplane ## the fault tests alone; writes the Faults table of docs/benchmarks.md
 	hack/chaos.sh

@@ -1,43 +1,66 @@
 #!/usr/bin/env bash
-# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) from the Go module proxy into bin/.
+# Builds the local control plane from the Go module proxy:
+#   bin/<minor>/  kube-apiserver, kube-controller-manager, kube-scheduler of one
+#                 Kubernetes minor, pinned by test/controlplane/<minor>/go.mod;
+#   bin/          etcd, kubectl, kwok and kwok-stages.yaml, shared by every minor and
+#                 built from the newest minor's module.
 #
-# It is incremental: bin/.controlplane-version records what was built, and the
-# build is skipped when every binary exists and the record matches the pins below.
-# The first build takes ~15 minutes on 2 cores; Go's build cache makes later
-# rebuilds take seconds.
+#   hack/build-controlplane.sh [MINOR]     (default: the newest under test/controlplane)
+#
+# It is incremental: a stamp file records what was built, and each part is skipped
+# when its binaries exist and the stamp matches the pins. The first build of a minor
+# takes ~15 minutes on 2 cores; Go's build cache makes later rebuilds take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-K8S_VERSION=v1.37.2
 KWOK_VERSION=v0.8.0
 BIN="$PWD/bin"
-STAMP="$BIN/.controlplane-version"
-WANT="kubernetes=$K8S_VERSION kwok=$KWOK_VERSION"
-BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
-STAGES="$BIN/kwok-stages.yaml"
+NEWEST=$(ls test/controlplane | sort -V | tail -1)
+MINOR=${1:-$NEWEST}
+MOD="test/controlplane/$MINOR"
+if [ ! -f "$MOD/go.mod" ]; then
+  echo "control plane: no module for Kubernetes $MINOR under test/controlplane (have: $(ls test/controlplane | sort -V | tr '\n' ' '))" >&2
+  echo "  add one with: hack/controlplane-mod.sh v$MINOR.<patch>" >&2
+  exit 2
+fi
+# The one source of each version: the module's require line.
+pinned() { awk '$1=="k8s.io/kubernetes" {print $2} $1=="require" && $2=="k8s.io/kubernetes" {print $3}' "test/controlplane/$1/go.mod" | head -1; }
+mkdir -p "$BIN/$MINOR"
 
-mkdir -p "$BIN"
-have_all=1
-for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || have_all=0; done
-[ -f "$STAGES" ] || have_all=0
-if [ "$have_all" = 1 ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ]; then
-  echo "control plane: up to date ($WANT)"
-  exit 0
+# The components of the minor.
+K8S_VERSION=$(pinned "$MINOR")
+STAMP="$BIN/$MINOR/.version"
+if [ -x "$BIN/$MINOR/kube-apiserver" ] && [ -x "$BIN/$MINOR/kube-controller-manager" ] && [ -x "$BIN/$MINOR/kube-scheduler" ] &&
+   [ "$(cat "$STAMP" 2>/dev/null)" = "$K8S_VERSION" ]; then
+  echo "control plane $MINOR: up to date ($K8S_VERSION)"
+else
+  # Without the stamp, components report v0.0.0-master and Helm's capabilities (and
+  # the chart's kubeVersion check) see a nonsense version.
+  LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${MINOR#1.}"
+  echo "control plane $MINOR: building $K8S_VERSION into bin/$MINOR/ (first build ~15 min on 2 cores)"
+  start=$(date +%s)
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    echo "  building $c"
+    (cd "$MOD" && go build -trimpath -ldflags "$LDFLAGS" -o "$BIN/$MINOR/$c" "k8s.io/kubernetes/cmd/$c")
+  done
+  echo "$K8S_VERSION" > "$STAMP"
+  echo "control plane $MINOR: built in $(( $(date +%s) - start )) s"
 fi
 
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-# Without the stamp, components report v0.0.0-master and Helm's capabilities
-# (and the chart's kubeVersion check) see a nonsense version.
-LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-
-echo "control plane: building $WANT into bin/ (first build ~15 min on 2 cores)"
+# The shared tools, from the newest minor's module.
+TOOLS_STAMP="$BIN/.tools-version"
+TOOLS_WANT="kubernetes=$(pinned "$NEWEST") etcd=$(awk '$1=="go.etcd.io/etcd/server/v3" {print $2}' "test/controlplane/$NEWEST/go.mod") kwok=$KWOK_VERSION"
+STAGES="$BIN/kwok-stages.yaml"
+if [ -x "$BIN/etcd" ] && [ -x "$BIN/kubectl" ] && [ -x "$BIN/kwok" ] && [ -f "$STAGES" ] && [ "$(cat "$TOOLS_STAMP" 2>/dev/null)" = "$TOOLS_WANT" ]; then
+  echo "control plane tools: up to date ($TOOLS_WANT)"
+  exit 0
+fi
+echo "control plane tools: building $TOOLS_WANT into bin/"
+V=$(pinned "$NEWEST")
 (
-  cd test/controlplane
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-    echo "  building $c"
-    go build -trimpath -ldflags "$LDFLAGS" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c"
-  done
+  cd "test/controlplane/$NEWEST"
+  echo "  building kubectl"
+  go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$V -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${NEWEST#1.}" -o "$BIN/kubectl" k8s.io/kubernetes/cmd/kubectl
   echo "  building etcd"
   go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3
 )
@@ -51,5 +74,7 @@ for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat
          pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
   { echo "---"; cat "$kwokdir/kustomize/stage/$f"; } >> "$STAGES"
 done
-echo "$WANT" > "$STAMP"
-echo "control plane: done"
+# Binaries of the layout before bin/<minor>/ would only mislead.
+rm -f "$BIN/kube-apiserver" "$BIN/kube-controller-manager" "$BIN/kube-scheduler" "$BIN/.controlplane-version"
+echo "$TOOLS_WANT" > "$TOOLS_STAMP"
+echo "control plane tools: done"

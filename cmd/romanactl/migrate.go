@@ -23,16 +23,19 @@ func newMigrateCmd(o *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Take over an install made with kubectl apply of the original manifests, in place, as release romana",
-		Long: `Find romana-services, romana-agent and romana-root in the namespace (an install made
-from the original 2016/2017 manifests, belonging to no Helm release), derive the chart
+		Long: `Find romana-services (a DaemonSet, or a static Pod's mirror Pod), romana-agent and
+romana-root in the namespace (an install made from the original 2016/2017 manifests,
+belonging to no Helm release), derive the chart
 values from what runs (args, the Service's clusterIP, images, the nodeSelector) and the
 datastore password the data on the hosts was initialised with, show the values (each
 with the live field it came from) and the diff of the live objects against the
 release's, then take the objects over in place as revision 1 of release romana: the
 DaemonSets and the Service keep their UIDs and clusterIP, and no Pod is deleted beyond
 a normal rolling update. Anything that cannot be mapped (an unknown arg, container,
-volume or env) is named and refused (exit 2); --force drops it, listing it. migrate asks
-no questions: --dry-run is how a person previews it.`,
+volume or env) is named and refused (exit 2); --force drops it, listing it. A static
+Pod belongs to the kubelet: it is left as it is and out of the release
+(services.deploy=staticPod). migrate asks no questions: --dry-run is how a person
+previews it.`,
 		Example: `  romanactl migrate --dry-run
   romanactl migrate --dry-run -o yaml > values-from-2016.yaml
   romanactl migrate`,
@@ -89,6 +92,10 @@ no questions: --dry-run is how a person previews it.`,
 			}
 			for _, x := range d.Unknown {
 				fmt.Fprintf(o.out, "Dropped (--force): %s\n", x)
+			}
+			if found.StaticPod != nil {
+				fmt.Fprintf(o.out, "Kept as it is: romana-services runs as a static Pod on %s (mirror Pod %s/%s): the kubelet owns it, so the release leaves it out (services.deploy=staticPod). "+
+					"To move it to the chart's static Pod form later, replace the manifest file with the output of `romanactl template --services-as=static-pod`.\n", found.StaticPod.Spec.NodeName, found.StaticPod.Namespace, found.StaticPod.Name)
 			}
 			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
 			if err != nil {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/romana/romanactl/internal/migrate"
+	"github.com/romana/romanactl/internal/testcluster"
 )
 
 // applySpec creates the objects of an original manifest as `kubectl apply` does on a
@@ -17,26 +20,58 @@ import (
 // conversion took from the template's labels. edit may change a DaemonSet first.
 func applySpec(t *testing.T, file string, edit func(*appsv1.DaemonSet)) {
 	t.Helper()
-	data, err := os.ReadFile("../../../shared/seed/original-specs/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := migrate.ParseSpec(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	applySpecTo(t, shared.Client, edit, file)
+}
+
+// applySpecTo creates the objects of the original manifests in files on the cluster
+// cs. A static Pod manifest is published as the kubelet of the first control-plane node
+// would publish it: a mirror Pod named <name>-<node>, bound to that node, annotated
+// kubernetes.io/config.mirror and owned by the Node.
+func applySpecTo(t *testing.T, cs kubernetes.Interface, edit func(*appsv1.DaemonSet), files ...string) migrate.Found {
+	t.Helper()
 	ctx := context.Background()
-	for _, ds := range []*appsv1.DaemonSet{f.Services, f.Agent} {
-		if edit != nil {
-			edit(ds)
-		}
-		if _, err := shared.Client.AppsV1().DaemonSets(ds.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+	var all migrate.Found
+	for _, file := range files {
+		data, err := os.ReadFile("../../../shared/seed/original-specs/" + file)
+		if err != nil {
 			t.Fatal(err)
 		}
+		f, err := migrate.ParseSpec(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ds := range []*appsv1.DaemonSet{f.Services, f.Agent} {
+			if ds == nil {
+				continue
+			}
+			if edit != nil {
+				edit(ds)
+			}
+			if _, err := cs.AppsV1().DaemonSets(ds.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f.Root != nil {
+			if all.Root, err = cs.CoreV1().Services(f.Root.Namespace).Create(ctx, f.Root, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p := f.StaticPod; p != nil {
+			node, err := cs.CoreV1().Nodes().Get(ctx, "control-plane-0", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Name += "-" + node.Name
+			p.Spec.NodeName = node.Name
+			isController := true
+			p.Annotations = map[string]string{"kubernetes.io/config.mirror": "3b7a1c0e", "kubernetes.io/config.source": "file", "kubernetes.io/config.hash": "3b7a1c0e"}
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID, Controller: &isController}}
+			if all.StaticPod, err = cs.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if _, err := shared.Client.CoreV1().Services(f.Root.Namespace).Create(ctx, f.Root, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	return all
 }
 
 // TestClusterMigrateKubeadmSpec: the 2016 kubeadm spec, applied as today's API server
@@ -110,5 +145,131 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	args := strings.Join(ds(t, "romana-services").Spec.Template.Spec.Containers[1].Args, " ")
 	if !strings.Contains(args, "--cidr=100.112.0.0/12") || password(t) != "romana" {
 		t.Errorf("after upgrade: %s", args)
+	}
+}
+
+// TestClusterMigrateKopsAndStaticPod runs on a second cluster that looks like one kops
+// made (service range 100.64.0.0/13, pod range 100.96.0.0/11, instance-group labels, no
+// kubeadm-config), where the 2016 kops spec's clusterIP 100.64.99.99 is valid:
+//   - the kops spec is taken over in place like the kubeadm one;
+//   - an install whose romana-services is a static Pod (the 2016 guide's manifest file,
+//     seen through its mirror Pod) is taken over with romana-services left to the
+//     kubelet: the release renders no romana-services DaemonSet, and the mirror Pod, the
+//     agent and romana-root keep their UIDs.
+func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: real-cluster tests need the control plane (make controlplane)")
+	}
+	ctx := context.Background()
+	kops, err := testcluster.Start(ctx, testcluster.Options{BinDir: "../../bin", Dir: t.TempDir(), Workers: 2,
+		ServiceCIDR: "100.64.0.0/13", ClusterCIDR: "100.96.0.0/11", Kops: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kops.Stop()
+	cs := kops.Client
+	on := func(args ...string) result { return run(t, append(args, "--kubeconfig", kops.KubeconfigPath)...) }
+	// kops's three ‼ limitations are about the cloud, not this cluster; quay.io cannot be
+	// reached from here.
+	skips := []string{"--skip-check", "kops-single-subnet", "--skip-check", "kops-network-cidr", "--skip-check", "kops-source-dest-check", "--skip-check", "images-exist", "--timeout=2m"}
+	uids := func() map[string]string {
+		out := map[string]string{}
+		for _, n := range []string{"romana-services", "romana-agent"} {
+			if d, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, n, metav1.GetOptions{}); err == nil {
+				out[n] = string(d.UID)
+			}
+		}
+		if s, err := cs.CoreV1().Services("kube-system").Get(ctx, "romana-root", metav1.GetOptions{}); err == nil {
+			out["romana-root"] = string(s.UID) + " " + s.Spec.ClusterIP
+		}
+		return out
+	}
+	secretPassword := func() string {
+		s, err := cs.CoreV1().Secrets("kube-system").Get(ctx, "romana-datastore", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(s.Data["password"])
+	}
+
+	// The kops spec.
+	applySpecTo(t, cs, nil, "romana-kops.yml")
+	before := uids()
+	r := on(append([]string{"migrate"}, skips...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") {
+		t.Fatalf("migrate the kops spec: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := uids(); fmt.Sprint(after) != fmt.Sprint(before) || !strings.HasSuffix(after["romana-root"], " 100.64.99.99") {
+		t.Errorf("UIDs or clusterIP changed: %v -> %v", before, after)
+	}
+	if p := secretPassword(); p != "romana" {
+		t.Errorf("password %q, not the spec's", p)
+	}
+	for _, want := range []string{"--cidr=10.192.0.0/10"} {
+		d, _ := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "romana-services", metav1.GetOptions{})
+		if args := strings.Join(d.Spec.Template.Spec.Containers[1].Args, " "); !strings.Contains(args, want) {
+			t.Errorf("romana-services args %s lack %s", args, want)
+		}
+	}
+	out, err := runHelmEnv(t, helmBinary(t), []string{"KUBECONFIG=" + kops.KubeconfigPath}, "get", "values", "romana", "-n", "kube-system", "-o", "json")
+	if err != nil || !strings.Contains(out, `"environment":"kops"`) {
+		t.Errorf("helm get values: %v\n%s", err, out)
+	}
+	if r := on("upgrade", "--tag=v0.9.3", "--skip-check", "images-exist", "--timeout=2m"); r.code != 0 {
+		t.Fatalf("upgrade after migrate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	d, _ := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "romana-agent", metav1.GetOptions{})
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--romana-root=http://100.64.99.99:9600") {
+		t.Errorf("agent args after upgrade: %s", args)
+	}
+	mustOK(t, on("uninstall", "--timeout=60s"))
+	_ = cs.CoreV1().Secrets("kube-system").Delete(ctx, "romana-datastore", metav1.DeleteOptions{})
+
+	// romana-services as a static Pod, with the separate agent and Service specs.
+	found := applySpecTo(t, cs, nil, "romana-services-manifest.yml", "romana-agent-daemonset.yml", "romana-root-service.yml")
+	before = uids()
+	r = mustOK(t, on("migrate", "--dry-run"))
+	for _, want := range []string{"# services.deploy: from static Pod romana-services-control-plane-0 (its mirror Pod)", "deploy: staticPod",
+		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "# dry run: nothing was written"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--dry-run lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = on(append([]string{"migrate"}, skips...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") {
+		t.Fatalf("migrate the static Pod install: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := uids(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("UIDs or clusterIP changed: %v -> %v", before, after)
+	}
+	if _, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "romana-services", metav1.GetOptions{}); err == nil {
+		t.Error("the release created a romana-services DaemonSet beside the static Pod")
+	}
+	mirror, err := cs.CoreV1().Pods("kube-system").Get(ctx, found.StaticPod.Name, metav1.GetOptions{})
+	if err != nil || mirror.UID != found.StaticPod.UID || mirror.Annotations["meta.helm.sh/release-name"] != "" {
+		t.Errorf("the mirror Pod was touched: %v %v", err, mirror.ObjectMeta)
+	}
+	a, _ := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "romana-agent", metav1.GetOptions{})
+	if a.Annotations["meta.helm.sh/release-name"] != "romana" {
+		t.Errorf("romana-agent not taken over: %v", a.Annotations)
+	}
+	if p := secretPassword(); p != "romana" {
+		t.Errorf("password %q, not the manifest's", p)
+	}
+	// A second mirror Pod that disagrees (another master's manifest edited by hand) is
+	// refused before anything is written: one set of values cannot describe both.
+	mustOK(t, on("uninstall", "--timeout=60s"))
+	_ = cs.CoreV1().Secrets("kube-system").Delete(ctx, "romana-datastore", metav1.DeleteOptions{})
+	other := found.StaticPod.DeepCopy()
+	other.ObjectMeta = metav1.ObjectMeta{Name: "romana-services-control-plane-1", Namespace: "kube-system", Labels: other.Labels, Annotations: found.StaticPod.Annotations}
+	other.Spec.Containers[1].Args = []string{"--cidr=10.0.0.0/8"}
+	other.Spec.NodeName = "worker-0"
+	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	applySpecTo(t, cs, nil, "romana-agent-daemonset.yml", "romana-root-service.yml")
+	r = on("migrate", "--dry-run")
+	if r.code != 2 || !strings.Contains(r.stderr, "static Pods romana-services-control-plane-0 and romana-services-control-plane-1 differ") {
+		t.Errorf("disagreeing static Pods: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

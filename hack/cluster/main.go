@@ -1,7 +1,7 @@
 // Command cluster runs the local control plane in the background for `make
 // cluster-up`, `make cluster-down` and `make demo`:
 //
-//	cluster up [--dir .cluster] [--bin bin] [--workers 3]
+//	cluster up [--dir .cluster] [--bin bin] [--workers 3] [--k8s 1.37]
 //	cluster down [--dir .cluster]
 //	cluster serve ...   (what up starts, detached)
 package main
@@ -24,8 +24,9 @@ func main() {
 	dir := fs.String("dir", ".cluster", "directory for the kubeconfig, logs and data")
 	bin := fs.String("bin", "bin", "directory with the control-plane binaries (make controlplane)")
 	workers := fs.Int("workers", 3, "simulated worker nodes, besides one control-plane node")
+	minor := fs.String("k8s", "", "Kubernetes minor to run, from bin/<minor>/ (default $ROMANACTL_K8S, then the newest)")
 	_ = fs.Parse(os.Args[2:])
-	o := testcluster.Options{BinDir: *bin, Dir: *dir, Workers: *workers, Log: os.Stdout}
+	o := testcluster.Options{BinDir: *bin, Dir: *dir, Workers: *workers, Minor: *minor, Log: os.Stdout}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -49,36 +51,62 @@ func serviceRangeChecks(s *pfState) []Check {
 	return []Check{{Name: "service-range", Severity: Pass, Message: fmt.Sprintf("the API server accepts romanaRoot.clusterIP %s (server-side dry run); the range itself is not published", clusterIP)}}
 }
 
+// NetworkingAPIs says which of the address APIs of networking.k8s.io/v1 (GA in 1.33)
+// the cluster serves. It asks discovery rather than guessing from the version: a
+// cluster can turn them off, and a request to a resource that is not served answers
+// 404 like an object that does not exist, which would read as "free".
+type NetworkingAPIs struct{ ServiceCIDRs, IPAddresses bool }
+
+// DiscoverNetworkingAPIs asks discovery once; an error means neither is served.
+func DiscoverNetworkingAPIs(cs kubernetes.Interface) NetworkingAPIs {
+	var a NetworkingAPIs
+	l, err := cs.Discovery().ServerResourcesForGroupVersion("networking.k8s.io/v1")
+	if err != nil || l == nil {
+		return a
+	}
+	for _, r := range l.APIResources {
+		switch r.Name {
+		case "servicecidrs":
+			a.ServiceCIDRs = true
+		case "ipaddresses":
+			a.IPAddresses = true
+		}
+	}
+	return a
+}
+
 // ServiceRange discovers the cluster's service cluster-IP range: the ServiceCIDR API
-// (networking.k8s.io/v1), then kubeadm-config, then the error of a server-side dry-run
-// create of the root Service, which names the valid range when the address is outside
-// it. It returns an invalid prefix when no source tells; dryRunErr is the dry run's
-// error when it failed for another reason.
-func ServiceRange(ctx context.Context, cs kubernetes.Interface, ns string, clusterIP netip.Addr, port any) (netip.Prefix, string, error) {
+// (networking.k8s.io/v1) where served, then kubeadm-config, then the error of a
+// server-side dry-run create of the root Service, which names the valid range when
+// the address is outside it. It returns an invalid prefix when no source tells;
+// dryRunErr is the dry run's error when it failed for another reason.
+func ServiceRange(ctx context.Context, cs kubernetes.Interface, apis NetworkingAPIs, ns string, clusterIP netip.Addr, port any) (netip.Prefix, string, error) {
 	// A cluster can serve several ServiceCIDRs (GA in 1.33): the range is the one that
 	// holds the address, else the default one, "kubernetes", to judge it against. A
 	// ServiceCIDR being deleted allocates nothing new.
-	if list, err := cs.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{}); err == nil {
-		var def netip.Prefix
-		for _, sc := range list.Items {
-			if sc.DeletionTimestamp != nil {
-				continue
-			}
-			for _, c := range sc.Spec.CIDRs {
-				p, err := netip.ParsePrefix(c)
-				if err != nil || !p.Addr().Is4() {
+	if apis.ServiceCIDRs {
+		if list, err := cs.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{}); err == nil {
+			var def netip.Prefix
+			for _, sc := range list.Items {
+				if sc.DeletionTimestamp != nil {
 					continue
 				}
-				if p.Contains(clusterIP) {
-					return p, "ServiceCIDR " + sc.Name, nil
-				}
-				if sc.Name == "kubernetes" {
-					def = p
+				for _, c := range sc.Spec.CIDRs {
+					p, err := netip.ParsePrefix(c)
+					if err != nil || !p.Addr().Is4() {
+						continue
+					}
+					if p.Contains(clusterIP) {
+						return p, "ServiceCIDR " + sc.Name, nil
+					}
+					if sc.Name == "kubernetes" {
+						def = p
+					}
 				}
 			}
-		}
-		if def.IsValid() {
-			return def, "ServiceCIDR kubernetes", nil
+			if def.IsValid() {
+				return def, "ServiceCIDR kubernetes", nil
+			}
 		}
 	}
 	if cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{}); err == nil {
@@ -123,11 +151,16 @@ var validRangeRE = regexp.MustCompile(`range of valid IPs is ([0-9.]+/[0-9]+)`)
 
 // clusterIPFree checks that no other Service holds the address. A server-side dry run
 // does not catch this (it allocates nothing), so ask the IPAddress API, whose objects
-// are named by the address and point at their Service; without it, list Services.
-func clusterIPFree(ctx context.Context, cs kubernetes.Interface, ns string, ip netip.Addr) Check {
+// are named by the address and point at their Service; where it is not served, list
+// Services.
+func clusterIPFree(ctx context.Context, cs kubernetes.Interface, apis NetworkingAPIs, ns string, ip netip.Addr) Check {
 	ours := func(sns, name string) bool { return sns == ns && name == "romana-root" }
 	holder := ""
-	ipa, err := cs.NetworkingV1().IPAddresses().Get(ctx, ip.String(), metav1.GetOptions{})
+	var ipa *networkingv1.IPAddress
+	err := errIPAddressesNotServed
+	if apis.IPAddresses {
+		ipa, err = cs.NetworkingV1().IPAddresses().Get(ctx, ip.String(), metav1.GetOptions{})
+	}
 	switch {
 	case err == nil && ipa.Spec.ParentRef != nil:
 		holder = ipa.Spec.ParentRef.Namespace + "/" + ipa.Spec.ParentRef.Name
@@ -155,6 +188,8 @@ func clusterIPFree(ctx context.Context, cs kubernetes.Interface, ns string, ip n
 	}
 	return Check{Name: "cluster-ip-free", Severity: Pass, Message: fmt.Sprintf("%s is free (or already romana-root's)", ip)}
 }
+
+var errIPAddressesNotServed = errors.New("the IPAddress API is not served")
 
 // exampleIP is values.ExampleClusterIP for a message: a range too small for any
 // Service says so.

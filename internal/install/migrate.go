@@ -3,9 +3,11 @@ package install
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -34,6 +36,12 @@ func (c *Client) FindManifestInstall(ctx context.Context) (migrate.Found, error)
 		f.Services = ds
 	} else if !apierrors.IsNotFound(err) {
 		return f, err
+	} else if f.StaticPod, err = c.findStaticServices(ctx); err != nil {
+		return f, err
+	} else if f.StaticPod != nil {
+		if f.Env, f.EnvReason, err = DetectEnv(ctx, c.Kube); err != nil {
+			return f, err
+		}
 	}
 	if ds, err := c.Kube.AppsV1().DaemonSets(ns).Get(ctx, "romana-agent", metav1.GetOptions{}); err == nil {
 		f.Agent = ds
@@ -45,17 +53,24 @@ func (c *Client) FindManifestInstall(ctx context.Context) (migrate.Found, error)
 	} else if !apierrors.IsNotFound(err) {
 		return f, err
 	}
-	if f.Agent == nil || f.Root == nil || f.Services == nil {
-		return f, values.Inputf("no manifest install of Romana in %s: migrate needs DaemonSets romana-services and romana-agent and Service romana-root "+
-			"(a romana-services static Pod is not supported yet)", ns)
+	if f.Agent == nil || f.Root == nil || f.Services == nil && f.StaticPod == nil {
+		return f, values.Inputf("no manifest install of Romana in %s: migrate needs romana-services (a DaemonSet, or a static Pod's mirror Pod), "+
+			"DaemonSet romana-agent and Service romana-root", ns)
 	}
-	for _, m := range []metav1.Object{f.Services, f.Agent, f.Root} {
+	objs := []metav1.Object{f.Agent, f.Root}
+	var pod *corev1.PodSpec
+	if f.Services != nil {
+		objs, pod = append(objs, f.Services), &f.Services.Spec.Template.Spec
+	} else {
+		pod = &f.StaticPod.Spec
+	}
+	for _, m := range objs {
 		if err := owned(m); err != nil {
 			return f, err
 		}
 	}
 	f.Secrets = map[string]*corev1.Secret{}
-	for _, ct := range f.Services.Spec.Template.Spec.Containers {
+	for _, ct := range pod.Containers {
 		for _, e := range ct.Env {
 			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 				if s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, e.ValueFrom.SecretKeyRef.Name, metav1.GetOptions{}); err == nil {
@@ -67,11 +82,47 @@ func (c *Client) FindManifestInstall(ctx context.Context) (migrate.Found, error)
 	return f, nil
 }
 
+// mirrorAnnotation is what the kubelet puts on the API object of a static Pod.
+const mirrorAnnotation = "kubernetes.io/config.mirror"
+
+// findStaticServices finds romana-services run as a static Pod: the mirror Pods
+// labelled app=romana-services. With several masters there is one per master; they
+// must agree, since one set of values is derived from them. A Pod with the label that
+// is not a mirror Pod is no install migrate knows.
+func (c *Client) findStaticServices(ctx context.Context) (*corev1.Pod, error) {
+	pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=romana-services"})
+	if err != nil {
+		return nil, fmt.Errorf("list romana-services Pods: %w", err)
+	}
+	var mirror []corev1.Pod
+	for _, p := range pods.Items {
+		if _, ok := p.Annotations[mirrorAnnotation]; !ok {
+			return nil, values.Inputf("Pod %s/%s is labelled app=romana-services but is neither a DaemonSet's Pod nor a static Pod's mirror: migrate cannot take it over; "+
+				"delete it and run `romanactl install`", p.Namespace, p.Name)
+		}
+		mirror = append(mirror, p)
+	}
+	if len(mirror) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(mirror, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	for _, p := range mirror[1:] {
+		if !equality.Semantic.DeepEqual(p.Spec.Containers, mirror[0].Spec.Containers) || !equality.Semantic.DeepEqual(p.Spec.Volumes, mirror[0].Spec.Volumes) {
+			return nil, values.Inputf("static Pods %s and %s differ in their containers or volumes: make the manifest files on the masters agree, then run migrate", mirror[0].Name, p.Name)
+		}
+	}
+	return &mirror[0], nil
+}
+
 // SelectorsMatch refuses DaemonSets whose selectors are not the chart's: a selector is
 // immutable, so Helm could not take them over in place.
 func SelectorsMatch(f migrate.Found) error {
 	var bad []string
-	for name, ds := range map[string]*metav1.LabelSelector{"romana-services": f.Services.Spec.Selector, "romana-agent": f.Agent.Spec.Selector} {
+	sel := map[string]*metav1.LabelSelector{"romana-agent": f.Agent.Spec.Selector}
+	if f.Services != nil {
+		sel["romana-services"] = f.Services.Spec.Selector
+	}
+	for name, ds := range sel {
 		want := map[string]string{"app": name}
 		if ds == nil || len(ds.MatchExpressions) > 0 || fmt.Sprint(ds.MatchLabels) != fmt.Sprint(want) {
 			bad = append(bad, fmt.Sprintf("DaemonSet %s selects %v, the chart %v", name, ds, want))
@@ -113,6 +164,9 @@ func (c *Client) WritePasswordSecret(ctx context.Context, password string) error
 func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]string) error {
 	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
 	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil // a static Pod: the release leaves it alone
+	}
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,9 @@ var Checks = []CheckDef{
 		run:  func(*pfState) []Check { return nil }},
 	{Name: "cluster-ip-free", Marks: "✗", Short: "no other Service holds romanaRoot.clusterIP (IPAddress API)",
 		What: "no other Service holds the address (the IPAddress API names the holder; without it, Services are listed). A server-side dry run does not catch this",
-		run:  func(s *pfState) []Check { return []Check{clusterIPFree(s.ctx, s.cs, s.in.Namespace, s.clusterIP)} }},
+		run: func(s *pfState) []Check {
+			return []Check{clusterIPFree(s.ctx, s.cs, s.apis, s.in.Namespace, s.clusterIP)}
+		}},
 	{Name: "ownership", Marks: "✗", Short: "no object the chart creates exists outside the release",
 		What: "no object the chart creates (DaemonSets, romana-root, the ClusterRole and its binding) already exists outside release `romana`, which would stop Helm half-way; names the Helm release that owns it, or says it belongs to none (e.g. a 2016 `kubectl apply` install)",
 		run:  func(s *pfState) []Check { return []Check{ownership(s.ctx, s.cs, s.in.Namespace, s.in.Adopt)} }},
@@ -251,6 +253,7 @@ type pfState struct {
 	svcRange   netip.Prefix
 	svcSource  string
 	dryRunErr  error
+	apis       NetworkingAPIs
 	nodes      []corev1.Node
 }
 
@@ -267,7 +270,8 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 	s.romanaCIDR, _ = netip.ParsePrefix(str("services.cidr"))
 	s.agentCIDR, _ = netip.ParsePrefix(str("agent.clusterIPCIDR"))
 	port, _ := values.Lookup(in.Effective, "romanaRoot.port")
-	s.svcRange, s.svcSource, s.dryRunErr = ServiceRange(ctx, cs, in.Namespace, s.clusterIP, port)
+	s.apis = DiscoverNetworkingAPIs(cs)
+	s.svcRange, s.svcSource, s.dryRunErr = ServiceRange(ctx, cs, s.apis, in.Namespace, s.clusterIP, port)
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)

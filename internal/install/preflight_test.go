@@ -86,10 +86,40 @@ func TestClusterIPFree(t *testing.T) {
 		{[]runtime.Object{held("default", "web")}, Fail, "already held by Service default/web"},
 		{[]runtime.Object{held("kube-system", "romana-root")}, Pass, "is free (or already romana-root's)"},
 	} {
-		c := clusterIPFree(context.Background(), fake.NewClientset(tt.objs...), "kube-system", ip)
+		c := clusterIPFree(context.Background(), fake.NewClientset(tt.objs...), NetworkingAPIs{IPAddresses: true}, "kube-system", ip)
 		if c.Severity != tt.want || !strings.Contains(c.Message, tt.msg) {
 			t.Errorf("%+v", c)
 		}
+	}
+	// Where the IPAddress API is not served, the Services are listed instead (the
+	// real-cluster proof runs on an older minor: TestClusterServiceRangeSources).
+	svc := func(ns, name string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.50", ClusterIPs: []string{"10.96.0.50"}}}
+	}
+	for _, tt := range []struct {
+		objs []runtime.Object
+		want Severity
+		msg  string
+	}{
+		{nil, Pass, "is free"},
+		{[]runtime.Object{svc("default", "web"), held("default", "stale")}, Fail, "already held by Service default/web"},
+		{[]runtime.Object{svc("kube-system", "romana-root")}, Pass, "is free (or already romana-root's)"},
+	} {
+		c := clusterIPFree(context.Background(), fake.NewClientset(tt.objs...), NetworkingAPIs{}, "kube-system", ip)
+		if c.Severity != tt.want || !strings.Contains(c.Message, tt.msg) {
+			t.Errorf("without the IPAddress API: %+v", c)
+		}
+	}
+}
+
+func TestDiscoverNetworkingAPIs(t *testing.T) {
+	cs := fake.NewClientset()
+	if a := DiscoverNetworkingAPIs(cs); a.ServiceCIDRs || a.IPAddresses {
+		t.Errorf("nothing served, got %+v", a)
+	}
+	cs.Fake.Resources = []*metav1.APIResourceList{{GroupVersion: "networking.k8s.io/v1", APIResources: []metav1.APIResource{{Name: "servicecidrs"}, {Name: "ipaddresses"}, {Name: "networkpolicies"}}}}
+	if a := DiscoverNetworkingAPIs(cs); !a.ServiceCIDRs || !a.IPAddresses {
+		t.Errorf("both served, got %+v", a)
 	}
 }
 
@@ -100,11 +130,17 @@ func TestServiceRangeSources(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: "kube-system"},
 		Data: map[string]string{"ClusterConfiguration": "networking:\n  serviceSubnet: 10.96.0.0/12\n"}}
 	// The ServiceCIDR API wins over kubeadm-config.
-	p, src, _ := ServiceRange(ctx, fake.NewClientset(sc, cm), "kube-system", ip, int64(9600))
+	served := NetworkingAPIs{ServiceCIDRs: true, IPAddresses: true}
+	p, src, _ := ServiceRange(ctx, fake.NewClientset(sc, cm), served, "kube-system", ip, int64(9600))
 	if p.String() != "10.0.0.0/16" || src != "ServiceCIDR kubernetes" {
 		t.Errorf("got %s from %s", p, src)
 	}
-	p, src, _ = ServiceRange(ctx, fake.NewClientset(cm), "kube-system", ip, int64(9600))
+	// Not served: the ServiceCIDR is not asked for, kubeadm-config tells.
+	p, src, _ = ServiceRange(ctx, fake.NewClientset(sc, cm), NetworkingAPIs{}, "kube-system", ip, int64(9600))
+	if p.String() != "10.96.0.0/12" || src != "kubeadm-config" {
+		t.Errorf("got %s from %s", p, src)
+	}
+	p, src, _ = ServiceRange(ctx, fake.NewClientset(cm), served, "kube-system", ip, int64(9600))
 	if p.String() != "10.96.0.0/12" || src != "kubeadm-config" {
 		t.Errorf("got %s from %s", p, src)
 	}

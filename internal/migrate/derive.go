@@ -15,9 +15,17 @@ import (
 
 // Found are the live objects of a manifest install.
 type Found struct {
+	// Services is the romana-services DaemonSet, or nil when romana-services runs as a
+	// static Pod (StaticPod).
 	Services *appsv1.DaemonSet
-	Agent    *appsv1.DaemonSet
-	Root     *corev1.Service
+	// StaticPod is the mirror Pod the kubelet publishes for a romana-services static
+	// Pod (a manifest file on the master, the 2016 guide's first option).
+	StaticPod *corev1.Pod
+	// Env and EnvReason are the environment the cluster looks like, for a static Pod,
+	// which has no nodeSelector to tell.
+	Env, EnvReason string
+	Agent          *appsv1.DaemonSet
+	Root           *corev1.Service
 	// Secrets are the Secrets the datastore password may be read from, by name.
 	Secrets map[string]*corev1.Secret
 }
@@ -76,9 +84,22 @@ var (
 func Derive(f Found) *Derived {
 	d := &Derived{Env: "custom"}
 	add := func(key string, v any, src string) { d.Values = append(d.Values, Value{key, v, src}) }
-	if f.Services != nil {
-		pod := f.Services.Spec.Template.Spec
-		src := "DaemonSet romana-services"
+	var pod corev1.PodSpec
+	src := ""
+	envSource := "the romana-services nodeSelector"
+	switch {
+	case f.Services != nil:
+		pod, src = f.Services.Spec.Template.Spec, "DaemonSet romana-services"
+	case f.StaticPod != nil:
+		pod, src = f.StaticPod.Spec, fmt.Sprintf("static Pod %s (its mirror Pod)", f.StaticPod.Name)
+		// The kubelet owns a static Pod: no API request can change or delete it, so the
+		// release leaves romana-services out (the chart's static Pod form).
+		add("services.deploy", "staticPod", src+": the kubelet runs it from a manifest file on "+f.StaticPod.Spec.NodeName)
+		if f.Env != "" {
+			d.Env, envSource = f.Env, f.EnvReason
+		}
+	}
+	if src != "" {
 		for k, v := range pod.NodeSelector {
 			switch k {
 			case "kubeadm.alpha.kubernetes.io/role":
@@ -170,7 +191,7 @@ func Derive(f Found) *Derived {
 			}
 		}
 	}
-	add("environment", d.Env, "the romana-services nodeSelector")
+	add("environment", d.Env, envSource)
 	sort.Strings(d.Unknown)
 	return d
 }

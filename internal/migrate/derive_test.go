@@ -71,3 +71,32 @@ func TestDeriveFromTheOriginalSpecs(t *testing.T) {
 		t.Errorf("password %q from %q", d.Password, d.PasswordSource)
 	}
 }
+
+// The 2016 guide's first option: romana-services as a static Pod (a manifest file on
+// the master), with the agent and the Service from their own specs. The release leaves
+// romana-services to the kubelet; the environment comes from the cluster, since a
+// static Pod has no nodeSelector.
+func TestDeriveFromAStaticPod(t *testing.T) {
+	f := Spec(t, "romana-services-manifest.yml")
+	f.StaticPod.Name, f.StaticPod.Spec.NodeName = "romana-services-master-1", "master-1"
+	f.Agent = Spec(t, "romana-agent-daemonset.yml").Agent
+	f.Root = Spec(t, "romana-root-service.yml").Root
+	f.Env, f.EnvReason = "kops", "node master-1 has the kops.k8s.io/instancegroup label"
+	d := Derive(f)
+	if d.Env != "kops" || len(d.Unknown) != 0 || d.Password != "romana" {
+		t.Fatalf("env %s, unknown %v, password %q", d.Env, d.Unknown, d.Password)
+	}
+	got := map[string]Value{}
+	for _, v := range d.Values {
+		got[v.Key] = v
+	}
+	if v := got["services.deploy"]; v.Value != "staticPod" || !strings.Contains(v.Source, "static Pod romana-services-master-1") || !strings.Contains(v.Source, "master-1") {
+		t.Errorf("services.deploy: %+v", v)
+	}
+	if v := got["environment"]; v.Source != f.EnvReason {
+		t.Errorf("environment: %+v", v)
+	}
+	if got["romanaRoot.clusterIP"].Value != "100.64.99.99" || got["services.dataDir"].Value != "/var/lib/romana/db" || got["image.tag"].Value != "v0.9.3.5" {
+		t.Errorf("values: %v", got)
+	}
+}

@@ -34,6 +34,14 @@ func ParseSpec(data []byte) (Found, error) {
 			} else {
 				f.Agent = ds
 			}
+		case "Pod":
+			// The static Pod manifest (romana-services-manifest.yml), as written to the
+			// master's manifest directory.
+			pod := &corev1.Pod{}
+			if err := yaml.Unmarshal([]byte(doc), pod); err != nil {
+				return f, fmt.Errorf("Pod: %w", err)
+			}
+			f.StaticPod = pod
 		case "Service":
 			svc := &corev1.Service{}
 			if err := yaml.Unmarshal([]byte(doc), svc); err != nil {

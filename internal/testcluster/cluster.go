@@ -1,12 +1,14 @@
 // Package testcluster runs a real local control plane for tests and for `make demo`:
 // etcd and kube-apiserver through controller-runtime's envtest, plus
 // kube-controller-manager, kube-scheduler and kwok (which simulates nodes and marks
-// their pods Running), all built from the Go module proxy into bin/ by
-// `make controlplane`. Nothing here is a fake: the API server decides clusterIP
+// their pods Running), all built from the Go module proxy by `make controlplane`:
+// etcd, kubectl and kwok into bin/, the Kubernetes components of each minor into
+// bin/<minor>/ (`make controlplane K8S=1.25`). Nothing here is a fake: the API server decides clusterIP
 // allocation, immutable fields, RBAC and admission, as on a real cluster.
 package testcluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,17 +34,28 @@ import (
 const (
 	ServiceCIDR = "10.96.0.0/12"
 	ClusterCIDR = "10.244.0.0/16"
-	// KubernetesVersion is what hack/build-controlplane.sh stamps into the binaries.
-	KubernetesVersion = "v1.37.2"
+	// DefaultMinor is the Kubernetes minor a cluster runs when neither Options nor
+	// $ROMANACTL_K8S names one: the newest module under test/controlplane/ (a unit
+	// test holds the two together).
+	DefaultMinor = "1.37"
 	// ControlPlaneLabel is the label (and taint key) kubeadm puts on its control-plane nodes.
 	ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
 )
 
 // Options configure a cluster.
 type Options struct {
-	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
-	// and kwok-stages.yaml.
+	// BinDir holds etcd, kwok and kwok-stages.yaml, and a directory per minor with
+	// kube-apiserver, kube-controller-manager and kube-scheduler.
 	BinDir string
+	// Minor is the Kubernetes minor to run ("1.25"); empty means $ROMANACTL_K8S, then
+	// DefaultMinor.
+	Minor string
+	// ServiceCIDR and ClusterCIDR are the service and pod ranges (empty: the kubeadm
+	// defaults above); a kops-like cluster uses kops's 100.64.0.0/13 and 100.96.0.0/11.
+	ServiceCIDR, ClusterCIDR string
+	// Kops makes the cluster look like one kops made: no kubeadm-config, and every node
+	// labelled with its kops instance group.
+	Kops bool
 	// Dir holds the admin kubeconfig and the components' logs. Required.
 	Dir string
 	// Workers is the number of simulated worker nodes, besides one control-plane node.
@@ -61,7 +74,13 @@ type Cluster struct {
 	Config *rest.Config
 	// Client is an admin clientset.
 	Client kubernetes.Interface
+	// Minor is the Kubernetes minor running, and Version its version as the API server
+	// reports it.
+	Minor, Version string
+	// ServiceCIDR and ClusterCIDR are the ranges the cluster runs with.
+	ServiceCIDR, ClusterCIDR string
 
+	kops  bool
 	env   *envtest.Environment
 	procs []*exec.Cmd
 	// apiserver is kube-apiserver once StopAPIServer's restart started it again
@@ -82,21 +101,25 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml"} {
+	minor := cmp.Or(o.Minor, os.Getenv("ROMANACTL_K8S"), DefaultMinor)
+	k8s := filepath.Join(bin, minor)
+	for _, b := range []string{"etcd", "kwok", "kwok-stages.yaml", minor + "/kube-apiserver", minor + "/kube-controller-manager", minor + "/kube-scheduler"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, fmt.Errorf("%s is missing from %s: run `make controlplane`", b, bin)
+			return nil, fmt.Errorf("%s is missing from %s: run `make controlplane K8S=%s`", b, bin, minor)
 		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cluster{log: o.Log, env: &envtest.Environment{
-		BinaryAssetsDirectory:    bin,
-		ControlPlaneStartTimeout: 60 * time.Second,
-		ControlPlaneStopTimeout:  30 * time.Second,
-	}}
+	c := &Cluster{log: o.Log, Minor: minor, kops: o.Kops, ServiceCIDR: cmp.Or(o.ServiceCIDR, ServiceCIDR), ClusterCIDR: cmp.Or(o.ClusterCIDR, ClusterCIDR),
+		env: &envtest.Environment{
+			BinaryAssetsDirectory:    bin,
+			ControlPlaneStartTimeout: 60 * time.Second,
+			ControlPlaneStopTimeout:  30 * time.Second,
+		}}
+	c.env.ControlPlane.GetAPIServer().Path = filepath.Join(k8s, "kube-apiserver")
 	api := c.env.ControlPlane.GetAPIServer().Configure()
-	api.Set("service-cluster-ip-range", ServiceCIDR)
+	api.Set("service-cluster-ip-range", c.ServiceCIDR)
 	// The agent is privileged: a real cluster that runs a CNI allows it.
 	api.Set("allow-privileged", "true")
 	defer func() {
@@ -127,7 +150,12 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.Log, "etcd and kube-apiserver up in %.1fs (%s)\n", time.Since(start).Seconds(), c.Config.Host)
+	sv, err := c.Client.Discovery().ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("read the API server's version: %w", err)
+	}
+	c.Version = sv.GitVersion
+	fmt.Fprintf(o.Log, "etcd and kube-apiserver %s up in %.1fs (%s)\n", c.Version, time.Since(start).Seconds(), c.Config.Host)
 
 	kubeconfig := "--kubeconfig=" + c.KubeconfigPath
 	components := []struct {
@@ -137,7 +165,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		{"kube-controller-manager", []string{kubeconfig, "--leader-elect=false", "--secure-port=0",
 			// No service account signing key here; the token controller would fail.
 			"--controllers=*,-serviceaccount-token", "--allocate-node-cidrs=true",
-			"--cluster-cidr=" + ClusterCIDR, "--service-cluster-ip-range=" + ServiceCIDR}},
+			"--cluster-cidr=" + c.ClusterCIDR, "--service-cluster-ip-range=" + c.ServiceCIDR}},
 		{"kube-scheduler", []string{kubeconfig, "--leader-elect=false", "--secure-port=0"}},
 		{"kwok", []string{kubeconfig, "--manage-all-nodes=true",
 			// The heartbeat-with-lease stage renews node status only every 10 minutes and
@@ -147,12 +175,18 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			"--server-address=127.0.0.1:" + freePort()}},
 	}
 	for _, comp := range components {
-		if err := c.startProcess(filepath.Join(bin, comp.name), comp.args, filepath.Join(o.Dir, comp.name+".log")); err != nil {
+		dir := k8s
+		if comp.name == "kwok" {
+			dir = bin
+		}
+		if err := c.startProcess(filepath.Join(dir, comp.name), comp.args, filepath.Join(o.Dir, comp.name+".log")); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.seedKubeadm(ctx); err != nil {
-		return nil, err
+	if !o.Kops {
+		if err := c.seedKubeadm(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if !o.NoControlPlaneNode {
 		if err := c.AddNode(ctx, "control-plane-0", true, "172.18.0.10"); err != nil {
@@ -200,7 +234,7 @@ networking:
   dnsDomain: cluster.local
   serviceSubnet: %s
   podSubnet: %s
-`, KubernetesVersion, ServiceCIDR, ClusterCIDR)},
+`, c.Version, c.ServiceCIDR, c.ClusterCIDR)},
 	}
 	_, err := c.Client.CoreV1().ConfigMaps("kube-system").Create(ctx, cm, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -216,6 +250,12 @@ func (c *Cluster) AddNode(ctx context.Context, name string, controlPlane bool, i
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
 			"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok",
 		}, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+	}
+	if c.kops {
+		n.Labels["kops.k8s.io/instancegroup"] = "nodes"
+		if controlPlane {
+			n.Labels["kops.k8s.io/instancegroup"] = "control-plane"
+		}
 	}
 	if controlPlane {
 		n.Labels[ControlPlaneLabel] = ""

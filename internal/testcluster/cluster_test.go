@@ -2,7 +2,10 @@ package testcluster
 
 import (
 	"context"
+	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/semver"
 )
 
 // TestClusterRunsADaemonSet proves the local control plane is real enough for romanactl:
@@ -29,13 +35,13 @@ func TestClusterRunsADaemonSet(t *testing.T) {
 		t.Fatalf("nodes: %v %d", err, len(nodes.Items))
 	}
 	for _, n := range nodes.Items {
-		if !strings.HasPrefix(n.Spec.PodCIDR, "10.244.") {
+		if pc, err := netip.ParsePrefix(n.Spec.PodCIDR); err != nil || !netip.MustParsePrefix(c.ClusterCIDR).Contains(pc.Addr()) {
 			t.Errorf("node %s podCIDR %q", n.Name, n.Spec.PodCIDR)
 		}
 	}
-	sv, err := c.Client.Discovery().ServerVersion()
-	if err != nil || sv.GitVersion != KubernetesVersion {
-		t.Fatalf("server version %v %v", sv, err)
+	// The binaries of the minor asked for run, stamped with the version its module pins.
+	if want := pinnedVersion(t, c.Minor); c.Version != want {
+		t.Fatalf("server version %s, want %s (test/controlplane/%s)", c.Version, want, c.Minor)
 	}
 	labels := map[string]string{"app": "probe"}
 	ds := &appsv1.DaemonSet{
@@ -67,6 +73,50 @@ func TestClusterRunsADaemonSet(t *testing.T) {
 	}
 	if _, err := os.Stat(c.KubeconfigPath); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pinnedVersion is the k8s.io/kubernetes version test/controlplane/<minor>/go.mod requires.
+func pinnedVersion(t *testing.T, minor string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../test/controlplane", minor, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.ParseLax("go.mod", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Require {
+		if r.Mod.Path == "k8s.io/kubernetes" {
+			return r.Mod.Version
+		}
+	}
+	t.Fatalf("test/controlplane/%s/go.mod requires no k8s.io/kubernetes", minor)
+	return ""
+}
+
+// TestDefaultMinorIsTheNewest: tests, make and CI run the newest minor the project
+// builds; adding a newer module without moving DefaultMinor fails here.
+func TestDefaultMinorIsTheNewest(t *testing.T) {
+	entries, err := os.ReadDir("../../test/controlplane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minors []string
+	for _, e := range entries {
+		if e.IsDir() {
+			minors = append(minors, e.Name())
+		}
+	}
+	slices.SortFunc(minors, func(a, b string) int { return semver.Compare("v"+a, "v"+b) })
+	if len(minors) < 3 || minors[len(minors)-1] != DefaultMinor {
+		t.Fatalf("minors %v: DefaultMinor %s is not the newest (or fewer than three)", minors, DefaultMinor)
+	}
+	for _, m := range minors {
+		if !strings.HasPrefix(pinnedVersion(t, m), "v"+m+".") {
+			t.Errorf("test/controlplane/%s pins %s", m, pinnedVersion(t, m))
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ func Up(ctx context.Context, self string, o Options, out io.Writer) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(self, "serve", "--dir", dir, "--bin", o.BinDir, "--workers", strconv.Itoa(o.Workers))
+	cmd := exec.Command(self, "serve", "--dir", dir, "--bin", o.BinDir, "--workers", strconv.Itoa(o.Workers), "--k8s", o.Minor)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// envtest keeps etcd's data and the API server's certificates under TMPDIR; keeping
 	// them in dir means every process of this cluster names dir on its command line,

@@ -1,4 +1,4 @@
-module github.com/romana/romanactl/test/controlplane
+module github.com/romana/romanactl/test/controlplane/1.37
 
 // This module exists only to build the local control plane (kube-apiserver,
 // controller-manager, scheduler, kubectl, etcd) from the Go module proxy. It is
