@@ -30,20 +30,27 @@ mkdir -p "$BIN/$MINOR"
 # The components of the minor.
 K8S_VERSION=$(pinned "$MINOR")
 STAMP="$BIN/$MINOR/.version"
+# The stamp also names the recipe, so a change to how the binaries are built rebuilds them.
+RECIPE=2
 if [ -x "$BIN/$MINOR/kube-apiserver" ] && [ -x "$BIN/$MINOR/kube-controller-manager" ] && [ -x "$BIN/$MINOR/kube-scheduler" ] &&
-   [ "$(cat "$STAMP" 2>/dev/null)" = "$K8S_VERSION" ]; then
+   [ "$(cat "$STAMP" 2>/dev/null)" = "$K8S_VERSION recipe=$RECIPE" ]; then
   echo "control plane $MINOR: up to date ($K8S_VERSION)"
 else
   # Without the stamp, components report v0.0.0-master and Helm's capabilities (and
-  # the chart's kubeVersion check) see a nonsense version.
-  LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${MINOR#1.}"
+  # the chart's kubeVersion check) see a nonsense version. Both packages, as
+  # Kubernetes's own hack/lib/version.sh does: until 1.26 the aggregator, which
+  # serves /version, read client-go's copy.
+  LDFLAGS="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    LDFLAGS="$LDFLAGS -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${MINOR#1.}"
+  done
   echo "control plane $MINOR: building $K8S_VERSION into bin/$MINOR/ (first build ~15 min on 2 cores)"
   start=$(date +%s)
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     echo "  building $c"
     (cd "$MOD" && go build -trimpath -ldflags "$LDFLAGS" -o "$BIN/$MINOR/$c" "k8s.io/kubernetes/cmd/$c")
   done
-  echo "$K8S_VERSION" > "$STAMP"
+  echo "$K8S_VERSION recipe=$RECIPE" > "$STAMP"
   echo "control plane $MINOR: built in $(( $(date +%s) - start )) s"
 fi
 

@@ -15,7 +15,7 @@ trap 'rm -rf "$out"' EXIT
 args=()
 for m in $MINORS; do
   hack/build-controlplane.sh "$m"
-  v=$(cat "bin/$m/.version")
+  v=$(cut -d" " -f1 "bin/$m/.version")
   echo "== Kubernetes $v: go test -run TestCluster ./cmd/romanactl ./internal/testcluster"
   start=$(date +%s)
   ROMANACTL_K8S=$m ROMANACTL_HELM="$PWD/bin/helm" go test -count=1 -json -timeout 30m -run 'TestCluster' ./cmd/romanactl ./internal/testcluster > "$out/$m.json" || true

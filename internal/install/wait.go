@@ -9,10 +9,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // WaitOptions tune Wait.
@@ -29,8 +29,6 @@ type dsState struct {
 	desired, ready, updated, gen int64
 	observed                     int64
 	found                        bool
-	// stale: the last read failed, and this is what was seen before it.
-	stale bool
 }
 
 func (s dsState) String() string {
@@ -40,63 +38,198 @@ func (s dsState) String() string {
 	return fmt.Sprintf("%s %d/%d ready", s.name, s.ready, s.desired)
 }
 
+// progress is String, with the nodes updated over total while a rollout is under way.
+func (s dsState) progress() string {
+	if s.found && s.updated < s.desired {
+		return fmt.Sprintf("%s %d/%d ready, %d/%d updated", s.name, s.ready, s.desired, s.updated, s.desired)
+	}
+	return s.String()
+}
+
 // Wait waits until Romana is really up. Helm's own DaemonSet check counts a DaemonSet
 // that schedules zero pods as ready; this one requires romana-services to have at
-// least one pod and all of them ready, and romana-agent to be ready on every node
-// (it tolerates every taint, so every node must run it), both at their current
-// generation. It prints a line each time the picture changes, and stops when ctx is
-// cancelled (SIGINT/SIGTERM) or the timeout passes.
+// least one pod and all of them ready, and romana-agent to be ready and updated on
+// every node (it tolerates every taint, so every node must run it), both at their
+// current generation. It prints a line each time the picture changes (nodes updated
+// over total during a rolling update), and stops when ctx is cancelled (SIGINT/SIGTERM)
+// or the timeout passes.
+//
+// It watches the namespace's DaemonSets instead of polling them, so the moment their
+// status says ready is seen at once, and its requests do not grow with the wait's
+// length or the cluster's size: a list and a watch per round (a new round only after
+// the watch ends or fails), and a count of the nodes' metadata at the start of a round
+// and when the DaemonSets look ready. It never reads a node or a pod one by one.
 func Wait(ctx context.Context, cs kubernetes.Interface, o WaitOptions, progress func(string)) error {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	last := ""
-	var lastErr error
-	var lastSvc, lastAgent dsState
-	nodeCount := 0
-	err := wait.PollUntilContextCancel(ctx, 300*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if ctx.Err() != nil {
-			// Requests made with an expired context fail; report what was last seen.
-			return false, ctx.Err()
+	w := &waiter{cs: cs, o: o, progress: progress,
+		agent: dsState{name: "romana-agent"}, svc: dsState{name: "romana-services"}}
+	for {
+		if w.round(ctx) {
+			return nil
 		}
-		lastErr = err
-		if err != nil {
-			if unreachable(err) && last != "api-down" {
-				progress("waiting: the API server is unreachable (" + err.Error() + "); retrying until the timeout")
-				last = "api-down"
-			}
-			return false, nil
+		select {
+		case <-ctx.Done():
+			return waitError(ctx, cs, o, w.svc, w.agent, w.nodes, w.last, w.lastErr)
+		case <-time.After(300 * time.Millisecond):
 		}
-		agent := getDS(ctx, cs, o.Namespace, "romana-agent", lastAgent)
-		ok := !agent.stale && agent.found && agent.desired == int64(len(nodes.Items)) && agent.ready == agent.desired && agent.updated == agent.desired && agent.observed >= agent.gen
-		line := agent.String() + fmt.Sprintf(" (%d nodes)", len(nodes.Items))
-		var svc dsState
-		if o.Services {
-			svc = getDS(ctx, cs, o.Namespace, "romana-services", lastSvc)
-			ok = ok && !svc.stale && svc.found && svc.desired >= 1 && svc.ready == svc.desired && svc.updated == svc.desired && svc.observed >= svc.gen
-			line = svc.String() + ", " + line
-		}
-		if ok {
-			progress("ready: " + line)
-			return true, nil
-		}
-		if line != last {
-			progress("waiting: " + line)
-			last = line
-		}
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		lastSvc, lastAgent, nodeCount = svc, agent, len(nodes.Items)
-		return false, nil
-	})
-	if err != nil {
-		return waitError(ctx, cs, o, lastSvc, lastAgent, nodeCount, last, lastErr)
 	}
-	return nil
+}
+
+// waiter is one Wait's view of the rollout.
+type waiter struct {
+	cs         kubernetes.Interface
+	o          WaitOptions
+	progress   func(string)
+	svc, agent dsState
+	nodes      int
+	last       string
+	lastErr    error
+}
+
+// round lists the DaemonSets, then follows them with a watch until they are ready (true)
+// or the watch ends or a request fails (false: the caller starts a new round).
+func (w *waiter) round(ctx context.Context) bool {
+	list, err := w.cs.AppsV1().DaemonSets(w.o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		w.failed(ctx, err)
+		return false
+	}
+	w.svc.found, w.agent.found = false, false
+	for i := range list.Items {
+		w.see(&list.Items[i], false)
+	}
+	if w.nodes, err = countNodes(ctx, w.cs); err != nil {
+		w.failed(ctx, err)
+		return false
+	}
+	if w.check(ctx) {
+		return true
+	}
+	wt, err := w.cs.AppsV1().DaemonSets(w.o.Namespace).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		w.failed(ctx, err)
+		return false
+	}
+	defer wt.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case ev, ok := <-wt.ResultChan():
+			if !ok {
+				return false
+			}
+			ds, isDS := ev.Object.(*appsv1.DaemonSet)
+			switch {
+			case ev.Type == watch.Error:
+				// e.g. 410 Gone: the resource version is too old; list again.
+				return false
+			case !isDS:
+				continue
+			case ev.Type == watch.Deleted:
+				w.see(ds, true)
+			default:
+				w.see(ds, false)
+			}
+			if w.check(ctx) {
+				return true
+			}
+		}
+	}
+}
+
+// see records a DaemonSet of the namespace, if it is one of Romana's.
+func (w *waiter) see(ds *appsv1.DaemonSet, deleted bool) {
+	var st *dsState
+	switch ds.Name {
+	case "romana-agent":
+		st = &w.agent
+	case "romana-services":
+		st = &w.svc
+	default:
+		return
+	}
+	if deleted {
+		*st = dsState{name: ds.Name}
+		return
+	}
+	*st = fromDS(ds)
+}
+
+// check reports ready, printing the picture when it changed. Before saying ready it
+// counts the nodes again, so a node that joined during the wait is not missed.
+func (w *waiter) check(ctx context.Context) bool {
+	ok := w.dsReady()
+	if ok {
+		n, err := countNodes(ctx, w.cs)
+		if err != nil {
+			w.failed(ctx, err)
+			return false
+		}
+		w.nodes = n
+		ok = w.dsReady()
+	}
+	line := w.line()
+	if ok {
+		w.progress("ready: " + line)
+		return true
+	}
+	if line != w.last {
+		w.progress("waiting: " + line)
+		w.last = line
+	}
+	return false
+}
+
+func (w *waiter) dsReady() bool {
+	a := w.agent
+	ok := a.found && a.desired == int64(w.nodes) && a.ready == a.desired && a.updated == a.desired && a.observed >= a.gen
+	if w.o.Services {
+		s := w.svc
+		ok = ok && s.found && s.desired >= 1 && s.ready == s.desired && s.updated == s.desired && s.observed >= s.gen
+	}
+	return ok
+}
+
+// line is the progress line: during a rolling update it says how many nodes run the
+// new pod template ("updated"), which is what a large cluster waits on.
+func (w *waiter) line() string {
+	line := w.agent.progress() + fmt.Sprintf(" (%d nodes)", w.nodes)
+	if w.o.Services {
+		line = w.svc.progress() + ", " + line
+	}
+	return line
+}
+
+// failed records a failed request; an unreachable API server is said once.
+func (w *waiter) failed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	w.lastErr = err
+	if unreachable(err) && w.last != "api-down" {
+		w.progress("waiting: the API server is unreachable (" + err.Error() + "); retrying until the timeout")
+		w.last = "api-down"
+	}
+}
+
+// countNodes counts the cluster's nodes by their metadata alone: a full Node is
+// kilobytes, and the count is all the wait needs.
+func countNodes(ctx context.Context, cs kubernetes.Interface) (int, error) {
+	if rc, ok := cs.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
+		var l metav1.PartialObjectMetadataList
+		err := rc.Get().Resource("nodes").SetHeader("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").Do(ctx).Into(&l)
+		return len(l.Items), err
+	}
+	l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}) // fake clientsets in unit tests
+	if err != nil {
+		return 0, err
+	}
+	return len(l.Items), nil
 }
 
 // waitError says why the wait ended and, where the state shows it, what is wrong.
@@ -125,22 +258,6 @@ func waitError(ctx context.Context, cs kubernetes.Interface, o WaitOptions, svc,
 		msg += "; " + strings.Join(hints, "; ")
 	}
 	return errors.New(msg)
-}
-
-// getDS reads a DaemonSet. Only NotFound means absent: any other error (a throttled
-// or failed request) keeps what was seen before, so a transient error is never
-// reported as a missing DaemonSet.
-func getDS(ctx context.Context, cs kubernetes.Interface, ns, name string, prev dsState) dsState {
-	ds, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return dsState{name: name}
-	}
-	if err != nil {
-		prev.name = name
-		prev.stale = true
-		return prev
-	}
-	return fromDS(ds)
 }
 
 func fromDS(ds *appsv1.DaemonSet) dsState {

@@ -57,6 +57,7 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	}
 	c.nodeSelector()
 	c.quantities()
+	c.updateStrategy()
 
 	c.images()
 	c.enum("environment", "kubeadm", "kops", "custom")
@@ -333,6 +334,61 @@ func (c *checker) quantities() {
 					c.add(key+"."+name, text, "not a Kubernetes quantity", "e.g. 100m or 0.5 for CPU, 128Mi or 1Gi for memory")
 				}
 			}
+		}
+	}
+}
+
+// updateStrategy checks agent.updateStrategy, shaped like the DaemonSet's own field.
+// maxSurge is not offered: the agent holds host ports (hostNetwork), so a second agent
+// cannot start beside the first. maxUnavailable 0 would never roll.
+func (c *checker) updateStrategy() {
+	const key = "agent.updateStrategy"
+	v, _ := Lookup(c.vals, key)
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(key, show(v), "must be a map like the DaemonSet's updateStrategy, not "+kindOf(v), "e.g. --agent-max-unavailable=10%")
+		return
+	}
+	switch m["type"] {
+	case "OnDelete":
+		if _, has := m["rollingUpdate"]; has {
+			c.add(key+".rollingUpdate", show(m["rollingUpdate"]), "is only for type RollingUpdate: OnDelete replaces an agent when its pod is deleted", "drop it (--set agent.updateStrategy.rollingUpdate=null beside type=OnDelete), or use type RollingUpdate")
+		}
+		return
+	case "RollingUpdate":
+	default:
+		c.add(key+".type", show(m["type"]), "must be RollingUpdate or OnDelete", "use RollingUpdate (the default) with --agent-max-unavailable")
+		return
+	}
+	ru, ok := m["rollingUpdate"].(map[string]any)
+	if !ok {
+		c.add(key+".rollingUpdate", show(m["rollingUpdate"]), "must be a map with maxUnavailable", "e.g. --agent-max-unavailable=10%")
+		return
+	}
+	for k := range ru {
+		if k != "maxUnavailable" {
+			c.add(key+".rollingUpdate."+k, show(ru[k]), "is not supported: the agent holds host ports (hostNetwork), so no second agent can start beside the first (maxSurge)", "remove it; set --agent-max-unavailable")
+		}
+	}
+	mu, present := ru["maxUnavailable"]
+	muKey := key + ".rollingUpdate.maxUnavailable"
+	fix := "give a number of nodes (1 or more) or a percentage from 1% to 100%, e.g. --agent-max-unavailable=10%"
+	switch x := mu.(type) {
+	case int64, int, float64:
+		if n, _ := strconv.ParseFloat(show(x), 64); n < 1 || n != math.Trunc(n) {
+			c.add(muKey, show(x), "must be a whole number of nodes, at least 1: 0 would never replace an agent", fix)
+		}
+	case string:
+		pct, isPct := strings.CutSuffix(x, "%")
+		n, err := strconv.Atoi(pct)
+		if !isPct || err != nil || n < 1 || n > 100 || strconv.Itoa(n) != pct {
+			c.add(muKey, x, "must be a whole number of nodes or a percentage from 1% to 100%", fix)
+		}
+	default:
+		if !present {
+			c.add(muKey, "", "is missing", fix)
+		} else {
+			c.add(muKey, show(mu), "must be a number or a percentage, not "+kindOf(mu), fix)
 		}
 	}
 }
