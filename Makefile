@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-matrix test-unit chaos golden fuzz bench lint fmt clean
+.PHONY: help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ fuzz: ## fuzz the CIDR/plan validator for 60s
 bench: build helm controlplane cluster-bin ## benchmark romanactl against helm; writes docs/benchmarks.md
 	$(GO) build -o $(BIN)/benchcmp ./hack/benchcmp
 	hack/bench.sh
+
+bench-scale: build controlplane ## romanactl at 10, 100 and 1,000 simulated nodes (SIZES=10,100 for fewer); writes the "At scale" section of docs/benchmarks.md
+	hack/bench-scale.sh
 
 lint: helm ## helm lint the chart with every environment
 	for f in chart/env/*.yaml; do $(BIN)/helm lint ./chart -f $$f || exit 1; done

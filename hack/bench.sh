@@ -78,9 +78,12 @@ revs_after=$(bin/helm history romana -n kube-system --max 100 -o json | jq 'map(
 } > "$tmp/cluster.md"
 helm_init=$(inittrace bin/helm version)
 
-# The Faults section belongs to `make chaos` (hack/chaos.sh): carry it over.
+# The Faults section belongs to `make chaos` (hack/chaos.sh) and "At scale" to `make
+# bench-scale`: carry them over.
 faults=$tmp/faults.md
 awk '/^## Faults/{keep=1} keep' "$out" > "$faults" 2>/dev/null || : > "$faults"
+scale=$tmp/scale.md
+awk '/^## At scale/{keep=1; print; next} keep && /^## /{keep=0} keep' "$out" > "$scale" 2>/dev/null || : > "$scale"
 {
   echo "# Benchmarks"
   echo
@@ -125,6 +128,7 @@ awk '/^## Faults/{keep=1} keep' "$out" > "$faults" 2>/dev/null || : > "$faults"
   cat "$tmp/gobench.txt"
   echo '```'
   if [ -f "$tmp/cluster.md" ]; then cat "$tmp/cluster.md"; fi
+  if [ -s "$scale" ]; then echo; cat "$scale"; fi
   if [ -s "$faults" ]; then echo; cat "$faults"; fi
 } > "$out.new"
 mv "$out.new" "$out"

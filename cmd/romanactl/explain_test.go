@@ -9,8 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/testcluster"
 )
 
 // Failures that explain themselves, on the real control plane: Pod Security refusals
@@ -72,6 +74,21 @@ func TestClusterWaitNamesFailedCreate(t *testing.T) {
 	if err := shared.Client.CoreV1().Pods("romana-psa").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)},
 		metav1.ListOptions{LabelSelector: "app=romana-agent"}); err != nil {
 		t.Fatal(err)
+	}
+	// The wait judges the DaemonSet's status (as kubectl rollout status does): let the
+	// controller record the deletion first, or there is nothing to wait for.
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := shared.Client.AppsV1().DaemonSets("romana-psa").Get(ctx, "romana-agent", metav1.GetOptions{})
+		return err == nil && d.Status.NumberReady < d.Status.DesiredNumberScheduled, nil
+	}); err != nil {
+		// Older DaemonSet controllers (1.25) return from a sync whose pod creation failed
+		// before they update the status, so it keeps saying ready. Only an older minor of
+		// make test-matrix may show that; on the default minor it is a failure.
+		evs, _ := shared.Client.CoreV1().Events("romana-psa").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=romana-agent,reason=FailedCreate"})
+		if len(evs.Items) > 0 && shared.Minor != testcluster.DefaultMinor {
+			t.Skipf("Kubernetes %s: the DaemonSet controller records FailedCreate but leaves the status at ready after a failed pod creation, so no status-based wait (romanactl's, kubectl rollout status) can see it", shared.Version)
+		}
+		t.Fatalf("the DaemonSet controller never recorded the deleted pods in its status: %v", err)
 	}
 	err := install.Wait(ctx, shared.Client, install.WaitOptions{Namespace: "romana-psa", Timeout: 6 * time.Second, Services: true}, func(string) {})
 	if err == nil || !strings.Contains(err.Error(), "romana-agent cannot create pods (FailedCreate") || !strings.Contains(err.Error(), "violates PodSecurity") {

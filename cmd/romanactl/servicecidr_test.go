@@ -99,11 +99,13 @@ func TestClusterServiceRangeSources(t *testing.T) {
 			!strings.Contains(r.stdout, "10.200.0.1 is outside the service range 10.96.0.0/12 reported by the cluster ("+source+")") {
 			t.Errorf("out of range, judged by %s: exit %d\n%s%s", source, r.code, r.stdout, r.stderr)
 		}
-		r = rc(t, append([]string{"check", "--pre", "--cluster-ip=10.96.77.77"}, skip...)...)
+		// --env=kubeadm: without kubeadm-config, auto would pick custom and ask for its
+		// mandatory values.
+		r = rc(t, append([]string{"check", "--pre", "--env=kubeadm", "--cluster-ip=10.96.77.77"}, skip...)...)
 		if r.code != 2 || !strings.Contains(r.stdout, "✗ cluster-ip-free") || !strings.Contains(r.stdout, "10.96.77.77 is already held by Service default/squatter") {
 			t.Errorf("held by another Service (range from %s): exit %d\n%s%s", source, r.code, r.stdout, r.stderr)
 		}
-		r = rc(t, append([]string{"check", "--pre", "--cluster-ip=10.96.77.78"}, skip...)...)
+		r = rc(t, append([]string{"check", "--pre", "--env=kubeadm", "--cluster-ip=10.96.77.78"}, skip...)...)
 		if r.code != 0 || !strings.Contains(r.stdout, "✓ service-range") || !strings.Contains(r.stdout, freeSource) || !strings.Contains(r.stdout, "✓ cluster-ip-free") {
 			t.Errorf("free (range from %s): exit %d\n%s%s", source, r.code, r.stdout, r.stderr)
 		}

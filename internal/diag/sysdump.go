@@ -162,7 +162,11 @@ func (d *dump) collect(ctx context.Context) error {
 		{"cluster/pods.yaml", "Pods in " + ns, func() (any, error) { return cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}) }},
 		{"cluster/events.yaml", "Events in " + ns, func() (any, error) { return cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}) }},
 		{"cluster/nodes.yaml", "Nodes", func() (any, error) { return cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}) }},
-		{"cluster/servicecidrs.yaml", "ServiceCIDRs (networking.k8s.io/v1)", func() (any, error) {
+		{"cluster/servicecidrs.yaml", "ServiceCIDRs (networking.k8s.io/v1), where discovery says they are served", func() (any, error) {
+			// Before 1.33 the API is not served: say so, rather than record a 404 as a failure.
+			if !install.DiscoverNetworkingAPIs(cs).ServiceCIDRs {
+				return map[string]any{"served": false, "note": "this cluster does not serve networking.k8s.io/v1 servicecidrs (GA in 1.33): the pre-flight reads the service range from kubeadm-config, else a dry-run create"}, nil
+			}
 			return cs.NetworkingV1().ServiceCIDRs().List(ctx, metav1.ListOptions{})
 		}},
 		{"cluster/kubeadm-config.yaml", "ConfigMap kube-system/kubeadm-config", func() (any, error) {

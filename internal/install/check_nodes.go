@@ -131,3 +131,35 @@ func tolerations(v any) []corev1.Toleration {
 	}
 	return out
 }
+
+// planCapacity compares the cluster's node count with the address plan's room for
+// nodes: Romana gives each node a block of services.cidr, and a node beyond
+// services.nodes gets none, so its pods would get no address.
+func planCapacity(room any, nodes int) Check {
+	var n int64
+	switch x := room.(type) {
+	case int64:
+		n = x
+	case float64:
+		n = int64(x)
+	case int:
+		n = int64(x)
+	}
+	if n <= 0 {
+		return Check{Name: "plan-capacity", Severity: Warn, Message: fmt.Sprintf("services.nodes is %v: cannot tell whether the plan has room for the cluster's %d nodes", room, nodes)}
+	}
+	if int64(nodes) > n {
+		return Check{Name: "plan-capacity", Severity: Fail,
+			Message: fmt.Sprintf("the cluster has %d nodes, but the address plan makes room for %d (services.nodes, --nodes): the nodes beyond it would get no pod addresses", nodes, n),
+			Fix:     fmt.Sprintf("give --nodes=%d or more (v0.9.3's services take no --nodes and fix it at 256: a larger cluster needs a Romana build that does)", nextPow2(nodes))}
+	}
+	return Check{Name: "plan-capacity", Severity: Pass, Message: fmt.Sprintf("the address plan makes room for %d nodes; the cluster has %d", n, nodes)}
+}
+
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}

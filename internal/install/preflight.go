@@ -116,14 +116,14 @@ var Checks = []CheckDef{
 		What: "a SelfSubjectAccessReview for every kind and verb an install needs (DaemonSets, Services, Secrets, ConfigMaps, ServiceAccounts, Pods and romanactl's Lease in the namespace; ClusterRoles and ClusterRoleBindings)",
 		run:  func(s *pfState) []Check { return []Check{permissions(s.ctx, s.cs, s.in.Namespace)} }},
 	{Name: "service-range", Marks: "✗", Short: "romanaRoot.clusterIP is inside the cluster's service range (ServiceCIDR API, else kubeadm-config, else a dry-run create)",
-		What: "`romanaRoot.clusterIP` lies inside the cluster's real service range, found from the ServiceCIDR API (any of the cluster's ServiceCIDRs that holds the address, else the default `kubernetes` one), then `kubeadm-config`, then the error of a server-side dry-run create of the root Service",
+		What: "`romanaRoot.clusterIP` lies inside the cluster's real service range, found from the ServiceCIDR API where discovery says it is served (any of the cluster's ServiceCIDRs that holds the address, else the default `kubernetes` one), then `kubeadm-config`, then the error of a server-side dry-run create of the root Service",
 		run:  serviceRangeChecks},
 	// agent-cluster-ip-cidr is reported by serviceRangeChecks, from the same range.
 	{Name: "agent-cluster-ip-cidr", Marks: "‼", Short: "agent.clusterIPCIDR equals that range",
 		What: "`agent.clusterIPCIDR` (the agent's NAT exclusion) equals that range",
 		run:  func(*pfState) []Check { return nil }},
 	{Name: "cluster-ip-free", Marks: "✗", Short: "no other Service holds romanaRoot.clusterIP (IPAddress API)",
-		What: "no other Service holds the address (the IPAddress API names the holder; without it, Services are listed). A server-side dry run does not catch this",
+		What: "no other Service holds the address (the IPAddress API names the holder where discovery says it is served; elsewhere, as before 1.33, Services are listed). A server-side dry run does not catch this",
 		run: func(s *pfState) []Check {
 			return []Check{clusterIPFree(s.ctx, s.cs, s.apis, s.in.Namespace, s.clusterIP)}
 		}},
@@ -161,6 +161,12 @@ var Checks = []CheckDef{
 	{Name: "address-plan", Marks: "✗", Short: "services.cidr overlaps no service range, node IP or podCIDR",
 		What: "`services.cidr` overlaps neither the service range, nor any node's InternalIP, nor any node's podCIDR",
 		run:  func(s *pfState) []Check { return []Check{addressPlan(s.romanaCIDR, s.svcRange, s.nodes)} }},
+	{Name: "plan-capacity", Marks: "✗", Short: "the address plan has room for every node (services.nodes)",
+		What: "the cluster has no more nodes than `services.nodes`, the address plan's room for nodes: a node beyond it gets no pod addresses. v0.9.3's services fix it at 256",
+		run: func(s *pfState) []Check {
+			n, _ := values.Lookup(s.in.Effective, "services.nodes")
+			return []Check{planCapacity(n, len(s.nodes))}
+		}},
 	{Name: "placement", Marks: "✗", Short: "a node matches services.nodeSelector, its taints tolerated",
 		What: "a node matches `services.nodeSelector` and its NoSchedule/NoExecute taints are tolerated by `services.tolerations`, or romana-services would run nowhere",
 		run: func(s *pfState) []Check {

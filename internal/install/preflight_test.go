@@ -248,3 +248,23 @@ func TestDiffShowsAPasswordChangeHidden(t *testing.T) {
 		t.Errorf("an unchanged Secret differs:\n%s\n%s", a, b)
 	}
 }
+
+func TestPlanCapacity(t *testing.T) {
+	for _, tt := range []struct {
+		room  any
+		nodes int
+		want  Severity
+		msg   string
+	}{
+		{int64(256), 4, Pass, "makes room for 256 nodes; the cluster has 4"},
+		{int64(256), 256, Pass, "the cluster has 256"},
+		{int64(256), 257, Fail, "the cluster has 257 nodes, but the address plan makes room for 256"},
+		{float64(256), 1001, Fail, "give --nodes=1024 or more"},
+		{nil, 3, Warn, "cannot tell"},
+	} {
+		c := planCapacity(tt.room, tt.nodes)
+		if c.Severity != tt.want || !strings.Contains(c.Message+" "+c.Fix, tt.msg) {
+			t.Errorf("%v nodes=%d: %+v", tt.room, tt.nodes, c)
+		}
+	}
+}

@@ -145,8 +145,8 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	c.Config = admin.Config()
 	// client-go's default 5 requests/s throttles tests that poll (a wait, a watch of
-	// the release) into false timeouts; kubectl allows 50.
-	c.Config.QPS, c.Config.Burst = 50, 100
+	// the release) into false timeouts, and registering a thousand nodes into minutes.
+	c.Config.QPS, c.Config.Burst = 200, 400
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return nil, err
 	}
@@ -193,12 +193,27 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	// Workers are registered 16 at a time: a thousand one after another would take
+	// minutes of round trips (make bench-scale).
+	sem := make(chan struct{}, 16)
+	errs := make(chan error, o.Workers)
+	var wg sync.WaitGroup
 	for i := range o.Workers {
-		if err := c.AddNode(ctx, fmt.Sprintf("worker-%d", i), false, fmt.Sprintf("172.18.0.%d", 20+i)); err != nil {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs <- c.AddNode(ctx, fmt.Sprintf("worker-%d", i), false, workerIP(i))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}
-	if err := c.WaitNodesReady(ctx, 60*time.Second); err != nil {
+	if err := c.WaitNodesReady(ctx, 60*time.Second+time.Duration(o.Workers)*100*time.Millisecond); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.Log, "cluster ready in %.1fs\n", time.Since(start).Seconds())
@@ -241,6 +256,13 @@ networking:
 		return fmt.Errorf("create kubeadm-config: %w", err)
 	}
 	return nil
+}
+
+// workerIP is worker i's InternalIP: 172.18.0.20 onwards, spilling into the next /24s
+// for large clusters.
+func workerIP(i int) string {
+	n := 20 + i
+	return fmt.Sprintf("172.18.%d.%d", n/250, n%250)
 }
 
 // AddNode registers a simulated node that kwok manages. A control-plane node carries
