@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/release"
@@ -126,31 +127,46 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 	if err != nil {
 		return nil, "", fmt.Errorf("list the node cleanup's pods: %w", err)
 	}
-	var out []NodeReport
-	for _, p := range pods.Items {
-		r := NodeReport{Node: p.Spec.NodeName}
-		if r.Node == "" {
-			r.Node = p.Name
-		}
-		logs, err := c.Kube.CoreV1().Pods(c.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "cleanup"}).DoRaw(ctx)
-		switch m := doneRE.FindStringSubmatch(string(logs)); {
-		case err != nil:
-			r.Error = "no report: " + err.Error()
-		case m == nil:
-			r.Error = "no report yet (the cleanup did not finish before the timeout)"
-		default:
-			fmt.Sscan(m[1], &r.Removed)
-			fmt.Sscan(m[2], &r.Failed)
-			for _, l := range strings.Split(strings.TrimSpace(string(logs)), "\n") {
-				if strings.HasPrefix(l, "romana-cleanup: ") {
-					r.Lines = append(r.Lines, strings.TrimPrefix(l, "romana-cleanup: "))
-				}
-			}
-		}
-		out = append(out, r)
+	// One log read per node is the only way to its report; 8 at a time, so a thousand
+	// nodes cost seconds, not minutes (the client's QPS limit still applies).
+	out := make([]NodeReport, len(pods.Items))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, p := range pods.Items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = c.nodeReport(ctx, p)
+		}()
 	}
+	wg.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out, "", nil
+}
+
+// nodeReport reads one cleanup pod's report from its log.
+func (c *Client) nodeReport(ctx context.Context, p corev1.Pod) NodeReport {
+	r := NodeReport{Node: p.Spec.NodeName}
+	if r.Node == "" {
+		r.Node = p.Name
+	}
+	logs, err := c.Kube.CoreV1().Pods(c.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "cleanup"}).DoRaw(ctx)
+	switch m := doneRE.FindStringSubmatch(string(logs)); {
+	case err != nil:
+		r.Error = "no report: " + err.Error()
+	case m == nil:
+		r.Error = "no report yet (the cleanup did not finish before the timeout)"
+	default:
+		fmt.Sscan(m[1], &r.Removed)
+		fmt.Sscan(m[2], &r.Failed)
+		for _, l := range strings.Split(strings.TrimSpace(string(logs)), "\n") {
+			if strings.HasPrefix(l, "romana-cleanup: ") {
+				r.Lines = append(r.Lines, strings.TrimPrefix(l, "romana-cleanup: "))
+			}
+		}
+	}
+	return r
 }
 
 // deleteCleanup deletes the cleanup DaemonSet and its pods, and waits until it is gone.
