@@ -81,12 +81,12 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 				"if nothing is running, `romanactl recover` ends it (`romanactl recover --dry-run` shows how)"
 		}
 	}
-	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := nodeMetadata(ctx, c.Kube)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	roleOf := map[string]string{}
-	for _, n := range nodes.Items {
+	for _, n := range nodes {
 		roleOf[n.Name] = "worker"
 		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
 			roleOf[n.Name] = "control-plane"
@@ -107,27 +107,34 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 			continue
 		}
 		ds.Desired, ds.Ready = int(d.Status.DesiredNumberScheduled), int(d.Status.NumberReady)
-		pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(d.Spec.Selector.MatchLabels).String()})
-		if err != nil {
-			return nil, fmt.Errorf("list %s pods: %w", name, err)
-		}
-		for _, p := range pods.Items {
-			role := roleOf[p.Spec.NodeName]
-			if role == "" {
-				role = "unscheduled"
+		// A page at a time: a thousand agent pods need not be held at once.
+		opts := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(d.Spec.Selector.MatchLabels).String(), Limit: 250}
+		for {
+			pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, opts)
+			if err != nil {
+				return nil, fmt.Errorf("list %s pods: %w", name, err)
 			}
-			rc := ds.ByRole[role]
-			rc.Desired++
-			if podutils.IsPodReady(&p) {
-				rc.Ready++
+			for _, p := range pods.Items {
+				role := roleOf[p.Spec.NodeName]
+				if role == "" {
+					role = "unscheduled"
+				}
+				rc := ds.ByRole[role]
+				rc.Desired++
+				if podutils.IsPodReady(&p) {
+					rc.Ready++
+				}
+				ds.ByRole[role] = rc
 			}
-			ds.ByRole[role] = rc
+			if opts.Continue = pods.Continue; opts.Continue == "" {
+				break
+			}
 		}
 		switch {
 		case name == "romana-services" && ds.Desired == 0:
 			ds.Problem = "schedules no pod: no node matches services.nodeSelector"
-		case name == "romana-agent" && ds.Desired != len(nodes.Items):
-			ds.Problem = fmt.Sprintf("runs on %d of %d nodes", ds.Desired, len(nodes.Items))
+		case name == "romana-agent" && ds.Desired != len(nodes):
+			ds.Problem = fmt.Sprintf("runs on %d of %d nodes", ds.Desired, len(nodes))
 		case ds.Ready != ds.Desired:
 			ds.Problem = fmt.Sprintf("%d pod(s) not ready", ds.Desired-ds.Ready)
 		}

@@ -220,16 +220,33 @@ func (w *waiter) failed(ctx context.Context, err error) {
 // countNodes counts the cluster's nodes by their metadata alone: a full Node is
 // kilobytes, and the count is all the wait needs.
 func countNodes(ctx context.Context, cs kubernetes.Interface) (int, error) {
+	l, err := nodeMetadata(ctx, cs)
+	return len(l), err
+}
+
+// nodeMetadata lists the nodes' metadata (names, labels) without their status, which
+// is most of a Node's size: on a thousand nodes, megabytes a command need not hold.
+func nodeMetadata(ctx context.Context, cs kubernetes.Interface) ([]metav1.ObjectMeta, error) {
 	if rc, ok := cs.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
 		var l metav1.PartialObjectMetadataList
-		err := rc.Get().Resource("nodes").SetHeader("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").Do(ctx).Into(&l)
-		return len(l.Items), err
+		if err := rc.Get().Resource("nodes").SetHeader("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").Do(ctx).Into(&l); err != nil {
+			return nil, err
+		}
+		out := make([]metav1.ObjectMeta, len(l.Items))
+		for i := range l.Items {
+			out[i] = l.Items[i].ObjectMeta
+		}
+		return out, nil
 	}
 	l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}) // fake clientsets in unit tests
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(l.Items), nil
+	out := make([]metav1.ObjectMeta, len(l.Items))
+	for i := range l.Items {
+		out[i] = l.Items[i].ObjectMeta
+	}
+	return out, nil
 }
 
 // waitError says why the wait ended and, where the state shows it, what is wrong.
