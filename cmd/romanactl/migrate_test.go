@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/romana/romanactl/internal/migrate"
@@ -224,6 +226,20 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	}
 	mustOK(t, on("uninstall", "--timeout=60s"))
 	_ = cs.CoreV1().Secrets("kube-system").Delete(ctx, "romana-datastore", metav1.DeleteOptions{})
+
+	// A pod of the removed DaemonSet still terminating (kwok deletes pods a moment
+	// later; a finalizer holds this one) is a leftover, not a stray romana-services.
+	leftover := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "romana-services-leftover", Namespace: "kube-system",
+		Labels: map[string]string{"app": "romana-services"}, Finalizers: []string{"romana.test/hold"},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "romana-services", UID: "0d5e6b1c-0000-4000-8000-000000000001"}}},
+		Spec: corev1.PodSpec{NodeName: "worker-1", Containers: []corev1.Container{{Name: "c", Image: "example.invalid/x:1"}}}}
+	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, leftover, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cs.CoreV1().Pods("kube-system").Delete(ctx, leftover.Name, metav1.DeleteOptions{})
+	defer func() {
+		_, _ = cs.CoreV1().Pods("kube-system").Patch(context.Background(), leftover.Name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	}()
 
 	// romana-services as a static Pod, with the separate agent and Service specs.
 	found := applySpecTo(t, cs, nil, "romana-services-manifest.yml", "romana-agent-daemonset.yml", "romana-root-service.yml")

@@ -96,6 +96,11 @@ func (c *Client) findStaticServices(ctx context.Context) (*corev1.Pod, error) {
 	}
 	var mirror []corev1.Pod
 	for _, p := range pods.Items {
+		// A DaemonSet's pod (one being deleted after an earlier DaemonSet went, say) is
+		// not a static Pod, and not a stray one either.
+		if p.DeletionTimestamp != nil || slices.ContainsFunc(p.OwnerReferences, func(o metav1.OwnerReference) bool { return o.Kind == "DaemonSet" }) {
+			continue
+		}
 		if _, ok := p.Annotations[mirrorAnnotation]; !ok {
 			return nil, values.Inputf("Pod %s/%s is labelled app=romana-services but is neither a DaemonSet's Pod nor a static Pod's mirror: migrate cannot take it over; "+
 				"delete it and run `romanactl install`", p.Namespace, p.Name)

@@ -3,8 +3,9 @@
 // kube-controller-manager, kube-scheduler and kwok (which simulates nodes and marks
 // their pods Running), all built from the Go module proxy by `make controlplane`:
 // etcd, kubectl and kwok into bin/, the Kubernetes components of each minor into
-// bin/<minor>/ (`make controlplane K8S=1.25`). Nothing here is a fake: the API server decides clusterIP
-// allocation, immutable fields, RBAC and admission, as on a real cluster.
+// bin/<minor>/ (`make controlplane K8S=1.25`). Nothing here is a fake: the API server
+// decides clusterIP allocation, immutable fields, RBAC and admission, as on a real
+// cluster.
 package testcluster
 
 import (

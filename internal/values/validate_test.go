@@ -269,3 +269,12 @@ func TestRegistryRewritesEveryImage(t *testing.T) {
 		}
 	}
 }
+
+// TestChartDeclaresEveryFlagKey: the embedded chart's schema declares every key a
+// dedicated flag sets, or `--chart` would refuse the project's own chart, packaged.
+func TestChartDeclaresEveryFlagKey(t *testing.T) {
+	missing, err := values.UndeclaredFlagKeys(loadChart(t))
+	if err != nil || len(missing) > 0 {
+		t.Fatalf("undeclared: %v %v", missing, err)
+	}
+}
