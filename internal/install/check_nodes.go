@@ -135,18 +135,9 @@ func tolerations(v any) []corev1.Toleration {
 // planCapacity compares the cluster's node count with the address plan's room for
 // nodes: Romana gives each node a block of services.cidr, and a node beyond
 // services.nodes gets none, so its pods would get no address.
-func planCapacity(room any, nodes int) Check {
-	var n int64
-	switch x := room.(type) {
-	case int64:
-		n = x
-	case float64:
-		n = int64(x)
-	case int:
-		n = int64(x)
-	}
+func planCapacity(n int64, nodes int) Check {
 	if n <= 0 {
-		return Check{Name: "plan-capacity", Severity: Warn, Message: fmt.Sprintf("services.nodes is %v: cannot tell whether the plan has room for the cluster's %d nodes", room, nodes)}
+		return Check{Name: "plan-capacity", Severity: Warn, Message: fmt.Sprintf("services.nodes is not a positive number: cannot tell whether the plan has room for the cluster's %d nodes", nodes)}
 	}
 	if int64(nodes) > n {
 		return Check{Name: "plan-capacity", Severity: Fail,

@@ -80,7 +80,7 @@ func DiscoverNetworkingAPIs(cs kubernetes.Interface) NetworkingAPIs {
 // server-side dry-run create of the root Service, which names the valid range when
 // the address is outside it. It returns an invalid prefix when no source tells;
 // dryRunErr is the dry run's error when it failed for another reason.
-func ServiceRange(ctx context.Context, cs kubernetes.Interface, apis NetworkingAPIs, ns string, clusterIP netip.Addr, port any) (netip.Prefix, string, error) {
+func ServiceRange(ctx context.Context, cs kubernetes.Interface, apis NetworkingAPIs, ns string, clusterIP netip.Addr, port int64) (netip.Prefix, string, error) {
 	// A cluster can serve several ServiceCIDRs (GA in 1.33): the range is the one that
 	// holds the address, else the default one, "kubernetes", to judge it against. A
 	// ServiceCIDR being deleted allocates nothing new.
@@ -126,13 +126,9 @@ func ServiceRange(ctx context.Context, cs kubernetes.Interface, apis NetworkingA
 	if !clusterIP.IsValid() {
 		return netip.Prefix{}, "", nil
 	}
-	p, _ := port.(int64)
-	if f, ok := port.(float64); ok {
-		p = int64(f)
-	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "romanactl-preflight-", Namespace: ns},
-		Spec:       corev1.ServiceSpec{ClusterIP: clusterIP.String(), Ports: []corev1.ServicePort{{Name: "root", Port: int32(p), TargetPort: intstr.FromInt32(int32(p))}}},
+		Spec:       corev1.ServiceSpec{ClusterIP: clusterIP.String(), Ports: []corev1.ServicePort{{Name: "root", Port: int32(port), TargetPort: intstr.FromInt32(int32(port))}}},
 	}
 	_, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err == nil {

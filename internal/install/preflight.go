@@ -164,7 +164,7 @@ var Checks = []CheckDef{
 	{Name: "plan-capacity", Marks: "✗", Short: "the address plan has room for every node (services.nodes)",
 		What: "the cluster has no more nodes than `services.nodes`, the address plan's room for nodes: a node beyond it gets no pod addresses. v0.9.3's services fix it at 256",
 		run: func(s *pfState) []Check {
-			n, _ := values.Lookup(s.in.Effective, "services.nodes")
+			n, _ := values.LookupInt(s.in.Effective, "services.nodes")
 			return []Check{planCapacity(n, len(s.nodes))}
 		}},
 	{Name: "placement", Marks: "✗", Short: "a node matches services.nodeSelector, its taints tolerated",
@@ -275,7 +275,7 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, in PreflightInput) 
 	s.clusterIP, _ = netip.ParseAddr(str("romanaRoot.clusterIP"))
 	s.romanaCIDR, _ = netip.ParsePrefix(str("services.cidr"))
 	s.agentCIDR, _ = netip.ParsePrefix(str("agent.clusterIPCIDR"))
-	port, _ := values.Lookup(in.Effective, "romanaRoot.port")
+	port, _ := values.LookupInt(in.Effective, "romanaRoot.port")
 	s.apis = DiscoverNetworkingAPIs(cs)
 	s.svcRange, s.svcSource, s.dryRunErr = ServiceRange(ctx, cs, s.apis, in.Namespace, s.clusterIP, port)
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

@@ -106,7 +106,7 @@ func (w *waiter) round(ctx context.Context) bool {
 		w.failed(ctx, err)
 		return false
 	}
-	if w.check(ctx) {
+	if w.check(ctx, false) {
 		return true
 	}
 	wt, err := w.cs.AppsV1().DaemonSets(w.o.Namespace).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
@@ -135,7 +135,7 @@ func (w *waiter) round(ctx context.Context) bool {
 			default:
 				w.see(ds, false)
 			}
-			if w.check(ctx) {
+			if w.check(ctx, true) {
 				return true
 			}
 		}
@@ -161,10 +161,11 @@ func (w *waiter) see(ds *appsv1.DaemonSet, deleted bool) {
 }
 
 // check reports ready, printing the picture when it changed. Before saying ready it
-// counts the nodes again, so a node that joined during the wait is not missed.
-func (w *waiter) check(ctx context.Context) bool {
+// counts the nodes again (recount; the round has just counted them otherwise), so a
+// node that joined during the wait is not missed.
+func (w *waiter) check(ctx context.Context, recount bool) bool {
 	ok := w.dsReady()
-	if ok {
+	if ok && recount {
 		n, err := countNodes(ctx, w.cs)
 		if err != nil {
 			w.failed(ctx, err)

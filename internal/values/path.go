@@ -22,3 +22,18 @@ func LookupString(vals map[string]any, key string) (string, bool) {
 	s, _ := v.(string)
 	return s, ok
 }
+
+// LookupInt returns the number at key, in whichever form it was parsed: int64 from a
+// flag or --set, float64 from YAML or JSON. ok is false for anything else.
+func LookupInt(vals map[string]any, key string) (int64, bool) {
+	v, _ := Lookup(vals, key)
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case float64:
+		return int64(x), true
+	}
+	return 0, false
+}
