@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
+.PHONY: host-tools help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,7 +69,10 @@ cluster-up: controlplane cluster-bin ## start the local control plane (Kubernete
 cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 	$(BIN)/cluster down --dir .cluster
 
-test: build helm controlplane ## run every test, the real-cluster ones included (what CI runs)
+host-tools: ## install ip, iptables and unshare from Debian when missing (the tests run them for real)
+	hack/host-tools.sh
+
+test: build helm controlplane host-tools ## run every test, the real-cluster ones included (what CI runs)
 	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m ./...
 
 test-cluster: build helm controlplane ## the real-cluster tests alone (TestCluster*), on Kubernetes K8S (e.g. make test-cluster K8S=1.25)

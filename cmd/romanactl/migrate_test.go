@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/romana/romanactl/internal/migrate"
 	"github.com/romana/romanactl/internal/testcluster"
+	"github.com/romana/romanactl/internal/upstream"
 )
 
 // applySpec creates the objects of an original manifest as `kubectl apply` does on a
@@ -23,6 +25,14 @@ import (
 func applySpec(t *testing.T, file string, edit func(*appsv1.DaemonSet)) {
 	t.Helper()
 	applySpecTo(t, shared.Client, edit, file)
+}
+
+// originalSpecs is the directory of the 2016 manifests, Romana's own files outside
+// this repository (internal/upstream says where they are found): a test that needs
+// them calls it first, so that it skips, with the reason, before starting anything.
+func originalSpecs(t *testing.T) string {
+	t.Helper()
+	return upstream.Path(t, "seed", "original-specs")
 }
 
 // applySpecTo creates the objects of the original manifests in files on the cluster
@@ -34,7 +44,7 @@ func applySpecTo(t *testing.T, cs kubernetes.Interface, edit func(*appsv1.Daemon
 	ctx := context.Background()
 	var all migrate.Found
 	for _, file := range files {
-		data, err := os.ReadFile("../../../shared/seed/original-specs/" + file)
+		data, err := os.ReadFile(filepath.Join(originalSpecs(t), file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +92,7 @@ func applySpecTo(t *testing.T, cs kubernetes.Interface, edit func(*appsv1.Daemon
 // and a following upgrade keeps the derived values. A spec with an unknown arg is
 // refused, naming it, with nothing written.
 func TestClusterMigrateKubeadmSpec(t *testing.T) {
+	originalSpecs(t)
 	c := cluster(t)
 	ctx := context.Background()
 
@@ -162,6 +173,7 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: real-cluster tests need the control plane (make controlplane)")
 	}
+	originalSpecs(t)
 	ctx := context.Background()
 	kops, err := testcluster.Start(ctx, testcluster.Options{BinDir: "../../bin", Dir: t.TempDir(), Workers: 2,
 		ServiceCIDR: "100.64.0.0/13", ClusterCIDR: "100.96.0.0/11", Kops: true})
