@@ -131,6 +131,31 @@ cannot drive is refused, and so is a --nodes its services entrypoint does not pa
 {{- else if and $line (hasKey $line "servicesParsesNodes") (not $line.servicesParsesNodes) (ne (int64 $v.services.nodes) 256) -}}
   {{- $errs = append $errs (printf "services.nodes (--nodes) \"%v\": the %s services image (tag %s) parses no --nodes (its entrypoint exits with \"Unknown option\") and always plans for 256 nodes; leave services.nodes at 256 (drop --nodes)" $v.services.nodes $line.name $tag) -}}
 {{- end -}}
+{{- /* services.dataDir: a clean absolute path that is not a system directory
+(host-paths.yaml, which romanactl reads too): the datastore writes there, and romanactl
+uninstall --purge-datastore deletes there. The schema checks that it is absolute. */ -}}
+{{- $dd := $v.services.dataDir -}}
+{{- if and $dd (hasPrefix "/" $dd) -}}
+  {{- $hp := .Files.Get "host-paths.yaml" | fromYaml -}}
+  {{- $clean := clean $dd -}}
+  {{- $why := "" -}}
+  {{- range $hp.trees -}}
+    {{- if and (not $why) (or (eq $clean .) (hasPrefix (printf "%s/" .) $clean)) -}}
+      {{- $why = printf "inside %s, which belongs to the kernel, the runtime or the node's Kubernetes components" . -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if and (not $why) (has $clean $hp.exact) -}}
+    {{- $why = "a system directory" -}}
+  {{- end -}}
+  {{- $own := printf "use a directory of Romana's own, e.g. %s" $hp.example -}}
+  {{- if and (ne $clean $dd) $why -}}
+    {{- $errs = append $errs (printf "services.dataDir %q: not a clean path: it resolves to %s, %s; %s" $dd $clean $why $own) -}}
+  {{- else if ne $clean $dd -}}
+    {{- $errs = append $errs (printf "services.dataDir %q: not a clean path (it has \".\", \"..\", \"//\" or a trailing \"/\"); write it as %s" $dd $clean) -}}
+  {{- else if $why -}}
+    {{- $errs = append $errs (printf "services.dataDir %q: %s: the datastore would write among the host's files, and uninstall --purge-datastore deletes there; %s" $dd $why $own) -}}
+  {{- end -}}
+{{- end -}}
 {{- if $errs -}}
 {{- fail (printf "\n\nromana: %d invalid value(s):\n  - %s\n" (len $errs) (join "\n  - " $errs)) -}}
 {{- end -}}

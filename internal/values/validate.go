@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,7 +76,9 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	c.iface("agent.natInterface", true)
 	c.boolean("agent.nat")
 	c.boolean("agent.podToHost")
-	c.absPath("services.dataDir")
+	if err := c.dataDir(ch); err != nil {
+		return err
+	}
 	c.absPath("services.passwordFile")
 	if v, ok := c.str("services.ipAddress"); ok && v != "" {
 		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
@@ -512,6 +515,76 @@ func (c *checker) absPath(key string) {
 	if v, ok := c.str(key); ok && !strings.HasPrefix(v, "/") {
 		c.add(key, v, "must be an absolute host path", "start it with /")
 	}
+}
+
+// dataDir checks services.dataDir: a clean absolute path, and not a system directory
+// (chart/host-paths.yaml). The datastore writes there on the control-plane nodes and
+// `uninstall --purge-datastore` deletes what it wrote, so "/", "/var/lib" or
+// "/var/lib/romana/../../.." would mix the datastore with the host's own files.
+func (c *checker) dataDir(ch *chart.Chart) error {
+	const key = "services.dataDir"
+	v, ok := c.str(key)
+	if !ok {
+		return nil
+	}
+	if !strings.HasPrefix(v, "/") {
+		c.add(key, v, "must be an absolute host path", "start it with /")
+		return nil
+	}
+	hp, err := HostPaths(ch)
+	if err != nil {
+		return err
+	}
+	own := fmt.Sprintf("use a directory of Romana's own, e.g. %s", hp.Example)
+	clean := path.Clean(v)
+	why := hp.Refused(clean)
+	switch {
+	case clean != v && why != "":
+		c.add(key, v, fmt.Sprintf("not a clean path: it resolves to %s, %s", clean, why), own)
+	case clean != v:
+		c.add(key, v, `not a clean path (it has ".", "..", "//" or a trailing "/")`, "write it as "+clean)
+	case why != "":
+		c.add(key, v, why+": the datastore would write among the host's files, and uninstall --purge-datastore deletes there", own)
+	}
+	return nil
+}
+
+// HostDirs is chart/host-paths.yaml: the host directories services.dataDir may not be.
+type HostDirs struct {
+	// Exact are refused as themselves, Trees as themselves and anything below.
+	Exact []string `json:"exact"`
+	Trees []string `json:"trees"`
+	// Example is the directory a refusal suggests.
+	Example string `json:"example"`
+}
+
+// Refused says why the clean absolute path p may not hold the datastore, or "".
+func (h HostDirs) Refused(p string) string {
+	for _, t := range h.Trees {
+		if p == t || strings.HasPrefix(p, t+"/") {
+			return fmt.Sprintf("inside %s, which belongs to the kernel, the runtime or the node's Kubernetes components", t)
+		}
+	}
+	for _, e := range h.Exact {
+		if p == e {
+			return "a system directory"
+		}
+	}
+	return ""
+}
+
+// HostPaths reads chart/host-paths.yaml.
+func HostPaths(ch *chart.Chart) (HostDirs, error) {
+	var h HostDirs
+	for _, f := range ch.Files {
+		if f.Name == "host-paths.yaml" {
+			if err := yaml.Unmarshal(f.Data, &h); err != nil {
+				return h, fmt.Errorf("read host-paths.yaml: %w", err)
+			}
+			return h, nil
+		}
+	}
+	return h, fmt.Errorf("chart %s has no host-paths.yaml", ch.Name())
 }
 
 // cidr parses an IPv4 CIDR that must be the network address of its prefix. An empty
