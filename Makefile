@@ -69,7 +69,7 @@ cluster-up: controlplane cluster-bin ## start the local control plane (Kubernete
 cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 	$(BIN)/cluster down --dir .cluster
 
-host-tools: ## install ip, iptables and unshare from Debian when missing (the tests run them for real)
+host-tools: ## install ip, iptables, unshare, curl and jq from Debian when missing (the tests run them for real)
 	hack/host-tools.sh
 
 test: build helm controlplane host-tools ## run every test, the real-cluster ones included (what CI runs)

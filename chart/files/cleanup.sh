@@ -6,7 +6,9 @@
 #   - $HOST_ROOT/etc/cni/net.d/10-romana.conf and $HOST_ROOT/opt/cni/bin/romana (a node
 #     that keeps the CNI config fails every new pod with FailedCreatePodSandBox);
 #   - $HOST_ROOT/usr/local/bin/romana and $HOST_ROOT/etc/romana/cli.yml;
-#   - with PURGE_DATASTORE=1, the contents of $HOST_ROOT$DATA_DIR (the datastore).
+#   - with PURGE_DATASTORE=1, what the datastore (the mysql:5 container) wrote in
+#     $HOST_ROOT$DATA_DIR, and nothing else there. NODE_STATE=0 skips the items above
+#     (romanactl's purge runs only that, on the nodes the services ran on).
 # Idempotent: what is already gone is reported as absent. One line per item, then a
 # summary; exit 1 when something could not be removed. HOST_ROOT (default /host) is
 # where the node's root is mounted, so the script runs outside a pod too.
@@ -18,6 +20,7 @@ report() { echo "romana-cleanup: $*"; }
 gone() { removed=$((removed + 1)); report "removed $1"; }
 fail() { failed=$((failed + 1)); report "FAILED $1: $2"; }
 
+if [ "${NODE_STATE:-1}" = 1 ]; then
 if ip link show romana-gw >/dev/null 2>&1; then
 	if err=$(ip link delete romana-gw 2>&1); then gone "interface romana-gw"; else fail "interface romana-gw" "$err"; fi
 else
@@ -56,14 +59,34 @@ for f in etc/cni/net.d/10-romana.conf opt/cni/bin/romana usr/local/bin/romana et
 	fi
 done
 
+fi
+
 # The datastore's data, only when asked (romanactl uninstall --purge-datastore): it is
-# what the kept password Secret belongs to.
+# what the kept password Secret belongs to. Only what MySQL 5 writes in its data
+# directory, and Romana's four schemas, are deleted; a directory that does not look like
+# one (no ibdata1 and no mysql/) is left alone, and anything else in it is named as kept.
 if [ "${PURGE_DATASTORE:-}" = 1 ] && [ -n "${DATA_DIR:-}" ]; then
 	d="$HOST_ROOT$DATA_DIR"
-	if [ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
-		if err=$(find "$d" -mindepth 1 -delete 2>&1); then gone "datastore data $DATA_DIR"; else fail "datastore data $DATA_DIR" "$err"; fi
-	else
+	if [ ! -d "$d" ] || [ -z "$(ls -A "$d" 2>/dev/null)" ]; then
 		report "absent datastore data $DATA_DIR"
+	elif [ ! -e "$d/ibdata1" ] && [ ! -d "$d/mysql" ]; then
+		fail "datastore data $DATA_DIR" "not a MySQL data directory (no ibdata1, no mysql/): left as it is"
+	else
+		n=0
+		err=""
+		for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+			[ -e "$e" ] || [ -L "$e" ] || continue
+			case "${e##*/}" in
+			auto.cnf | ibdata* | ib_logfile* | ib_buffer_pool | ibtmp* | undo_[0-9]* | mysql.ibd | \#innodb_temp | \#ib_* | \
+				ca.pem | ca-key.pem | server-cert.pem | server-key.pem | client-cert.pem | client-key.pem | \
+				private_key.pem | public_key.pem | mysql | performance_schema | sys | \
+				tenant | topology | ipam | policy)
+				if e2=$(rm -rf "$e" 2>&1); then n=$((n + 1)); else err="$e2"; fi ;;
+			*) kept="${kept:+$kept, }${e##*/}" ;;
+			esac
+		done
+		if [ -n "$err" ]; then fail "datastore data $DATA_DIR" "$err"; else gone "datastore data $DATA_DIR ($n entries)"; fi
+		[ -n "${kept:-}" ] && report "kept in $DATA_DIR (not the datastore's): $kept"
 	fi
 fi
 

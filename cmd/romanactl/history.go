@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"helm.sh/helm/v3/pkg/release"
 	"os"
 	"strconv"
@@ -182,7 +183,7 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 				return values.Inputf("--purge-datastore runs in the node cleanup, which --keep-node-state skips: give one of them")
 			}
 			if uo.PurgeDatastore && !yes {
-				if !confirm(cmd, o, "--purge-datastore deletes the datastore's data on every control-plane node; Romana's addresses and policies are lost. Type yes to go on: ") {
+				if !confirm(cmd, o, "--purge-datastore deletes the datastore's files in services.dataDir on the nodes romana-services runs on; Romana's addresses and policies are lost. Type yes to go on: ") {
 					return values.Inputf("--purge-datastore needs a confirmation: type yes when asked, or give --yes")
 				}
 			}
@@ -197,22 +198,13 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 			if res.NodeCleanup != "" {
 				fmt.Fprintf(o.out, "Node cleanup skipped: %s\n", res.NodeCleanup)
 			} else {
-				cleaned := 0
-				for _, n := range res.Nodes {
-					if n.Cleaned() {
-						cleaned++
-						fmt.Fprintf(o.out, "  ✓ %s: removed %d\n", n.Node, n.Removed)
-						continue
-					}
-					why := n.Error
-					if why == "" {
-						why = fmt.Sprintf("%d item(s) could not be removed: %s", n.Failed, strings.Join(n.Lines, "; "))
-					}
-					fmt.Fprintf(o.out, "  ‼ %s: %s\n", n.Node, why)
-				}
-				fmt.Fprintf(o.out, "Cleaned %d of %d nodes.\n", cleaned, len(res.Nodes))
-				if cleaned < len(res.Nodes) {
-					fmt.Fprintf(o.out, "On the nodes marked ‼, run the cleanup by hand (README: Uninstall).\n")
+				printNodeReports(o.out, res.Nodes, false, "Cleaned %d of %d nodes.\n")
+			}
+			if uo.PurgeDatastore {
+				if res.PurgeSkipped != "" {
+					fmt.Fprintf(o.out, "Datastore not purged: %s.\n", res.PurgeSkipped)
+				} else if res.NodeCleanup == "" {
+					printNodeReports(o.out, res.Purge, true, "Purged the datastore ("+res.DataDir+") on %d of %d nodes that ran romana-services.\n")
 				}
 			}
 			rel := res.Release.Release
@@ -233,9 +225,42 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 	cmd.Flags().BoolVar(&uo.Wait, "wait", true, "wait until every object is gone")
 	cmd.Flags().DurationVar(&uo.Timeout, "timeout", 5*time.Minute, "how long to wait (for the node cleanup's reports, then for the objects)")
 	cmd.Flags().BoolVar(&uo.KeepNodeState, "keep-node-state", false, "skip the node cleanup: the nodes keep Romana's interface, nat rules and CNI files")
-	cmd.Flags().BoolVar(&uo.PurgeDatastore, "purge-datastore", false, "also delete the datastore's data directory (services.dataDir) on the nodes")
+	cmd.Flags().BoolVar(&uo.PurgeDatastore, "purge-datastore", false, "also delete what the datastore wrote in services.dataDir, on the nodes romana-services ran on")
 	cmd.Flags().BoolVar(&yes, "yes", false, "with --purge-datastore: do not ask")
 	return cmd
+}
+
+// printNodeReports prints one line per node and the count; summary takes the nodes
+// done and the nodes in all. detail prints what a node did instead of a count (the
+// purge: which entries went, which were kept).
+func printNodeReports(out io.Writer, nodes []install.NodeReport, detail bool, summary string) {
+	cleaned := 0
+	for _, n := range nodes {
+		if n.Cleaned() {
+			cleaned++
+			if detail {
+				var did []string
+				for _, l := range n.Lines {
+					if !strings.HasPrefix(l, "done: ") {
+						did = append(did, l)
+					}
+				}
+				fmt.Fprintf(out, "  ✓ %s: %s\n", n.Node, strings.Join(did, "; "))
+				continue
+			}
+			fmt.Fprintf(out, "  ✓ %s: removed %d\n", n.Node, n.Removed)
+			continue
+		}
+		why := n.Error
+		if why == "" {
+			why = fmt.Sprintf("%d item(s) could not be removed: %s", n.Failed, strings.Join(n.Lines, "; "))
+		}
+		fmt.Fprintf(out, "  ‼ %s: %s\n", n.Node, why)
+	}
+	fmt.Fprintf(out, summary, cleaned, len(nodes))
+	if cleaned < len(nodes) {
+		fmt.Fprintf(out, "On the nodes marked ‼, run the cleanup by hand (README: Uninstall).\n")
+	}
 }
 
 // confirm asks on the terminal; without one (a script) it is a no.

@@ -38,7 +38,7 @@ func TestClusterUninstallCleansNodes(t *testing.T) {
 	if !regexp.MustCompile(`POST https://\S+/apis/apps/v1/namespaces/kube-system/daemonsets\?\S* 201`).MatchString(r.stderr) {
 		t.Errorf("the cleanup DaemonSet was not created:\n%.2000s", r.stderr)
 	}
-	if !strings.Contains(r.stdout, "node cleanup: "+strconv.Itoa(n)+" of "+strconv.Itoa(n)+" nodes reported") {
+	if !strings.Contains(r.stdout, "node cleanup: "+strconv.Itoa(n)+" of "+strconv.Itoa(n)+" pods reported") {
 		t.Errorf("uninstall did not wait for all %d nodes:\n%s", n, r.stdout)
 	}
 	if !strings.Contains(r.stdout, "Cleaned 0 of "+strconv.Itoa(n)+" nodes.") || strings.Count(r.stdout, "  ‼ ") != n || !strings.Contains(r.stdout, "no report: ") {

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/release"
@@ -20,8 +19,18 @@ import (
 	"github.com/romana/romanactl/internal/values"
 )
 
-// CleanupName is the node-cleanup hook DaemonSet (chart/templates/cleanup-hook.yaml).
-const CleanupName = "romana-cleanup"
+const (
+	// CleanupName is the node-cleanup hook DaemonSet (chart/templates/cleanup-hook.yaml).
+	CleanupName = "romana-cleanup"
+	// PurgeName is the datastore purge: the same pod as the cleanup, run by romanactl
+	// only on the nodes romana-services ran on (uninstall --purge-datastore).
+	PurgeName = "romana-purge"
+	// cleanupContainer is the init container whose termination message is a node's report.
+	cleanupContainer = "cleanup"
+	// The selector labels of the chart's DaemonSets (and of the 2016 objects).
+	agentSelector    = "app=romana-agent"
+	servicesSelector = "app=romana-services"
+)
 
 // UninstallOptions tune Uninstall.
 type UninstallOptions struct {
@@ -29,7 +38,8 @@ type UninstallOptions struct {
 	Timeout time.Duration
 	// KeepNodeState skips the node cleanup.
 	KeepNodeState bool
-	// PurgeDatastore also removes the datastore's data directory on the nodes.
+	// PurgeDatastore also removes what the datastore wrote in services.dataDir, on the
+	// nodes romana-services ran on.
 	PurgeDatastore bool
 }
 
@@ -49,61 +59,92 @@ func (r NodeReport) Cleaned() bool { return r.Error == "" && r.Failed == 0 }
 // UninstallResult is what Uninstall did.
 type UninstallResult struct {
 	Release *release.UninstallReleaseResponse
-	// Nodes are the cleanup reports, one per node the hook ran on (none with
-	// KeepNodeState, or when the release's chart has no cleanup hook).
+	// Nodes are the cleanup reports, one per node the agent ran on or the cleanup ran
+	// on (none with KeepNodeState, or when the release's chart has no cleanup hook).
 	Nodes []NodeReport
 	// NodeCleanup says why the node cleanup did not run, when it did not.
 	NodeCleanup string
+	// Purge are the datastore purge's reports, one per node romana-services ran on;
+	// PurgeSkipped says why nothing was purged, when PurgeDatastore was asked.
+	Purge        []NodeReport
+	PurgeSkipped string
+	DataDir      string
 }
 
 var doneRE = regexp.MustCompile(`romana-cleanup: done: removed (\d+), failed (\d+)`)
 
-// cleanupNodes runs the release's cleanup hook on every node the agent runs on:
-// creates the DaemonSet from the hook Helm stored with the release, waits until each
-// node's pod has reported (is ready), reads each report from the pod's log, and deletes
-// the DaemonSet. The caller holds the Lease.
-func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o UninstallOptions) ([]NodeReport, string, error) {
+// cleanupNodes runs the release's cleanup hook on every node the agent runs on, and
+// with PurgeDatastore the purge on every node romana-services runs on: creates the
+// DaemonSets from the hook Helm stored with the release, waits until each node's pod
+// has reported (is ready: its init container ran the script), reads every report from
+// one paged pod list (the init container's termination message), and deletes the
+// DaemonSets. Every node the agent ran on gets a report or is named. The caller holds
+// the Lease.
+func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o UninstallOptions, res *UninstallResult) error {
 	var ds *appsv1.DaemonSet
 	for _, h := range rel.Hooks {
 		if h.Kind == "DaemonSet" && h.Name == CleanupName {
 			ds = &appsv1.DaemonSet{}
 			if err := yaml.Unmarshal([]byte(h.Manifest), ds); err != nil {
-				return nil, "", fmt.Errorf("read the cleanup hook: %w", err)
+				return fmt.Errorf("read the cleanup hook: %w", err)
 			}
 		}
 	}
-	if ds == nil {
-		return nil, fmt.Sprintf("revision %d's chart has no node cleanup hook", rel.Version), nil
+	if ds == nil || !hasInit(ds, cleanupContainer) {
+		res.NodeCleanup = fmt.Sprintf("revision %d's chart has no node cleanup hook that reports (upgrade to this romanactl's chart first, or clean the nodes by hand: README, Uninstall)", rel.Version)
+		return nil
 	}
 	ds.Namespace = c.Namespace
+	ds.ResourceVersion = ""
+	run := []*appsv1.DaemonSet{ds}
+
+	agentNodes, err := c.podNodes(ctx, agentSelector)
+	if err != nil {
+		return fmt.Errorf("list the agent's pods: %w", err)
+	}
+	var servicesNodes []string
 	if o.PurgeDatastore {
 		dataDir, ok := ReleaseDataDir(rel)
 		if !ok {
-			return nil, "", fmt.Errorf("--purge-datastore: revision %d names no services.dataDir", rel.Version)
+			return fmt.Errorf("--purge-datastore: revision %d names no services.dataDir", rel.Version)
 		}
-		pod := &ds.Spec.Template.Spec
-		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "datastore", VolumeSource: corev1.VolumeSource{
-			HostPath: &corev1.HostPathVolumeSource{Path: dataDir}}})
-		ct := &pod.Containers[0]
-		ct.VolumeMounts = append(ct.VolumeMounts, corev1.VolumeMount{Name: "datastore", MountPath: "/host" + dataDir})
-		ct.Env = append(ct.Env, corev1.EnvVar{Name: "PURGE_DATASTORE", Value: "1"}, corev1.EnvVar{Name: "DATA_DIR", Value: dataDir})
+		res.DataDir = dataDir
+		if servicesNodes, err = c.podNodes(ctx, servicesSelector); err != nil {
+			return fmt.Errorf("list romana-services' pods: %w", err)
+		}
+		if len(servicesNodes) == 0 {
+			res.PurgeSkipped = fmt.Sprintf("no node runs romana-services (no pod labelled %s), so none is known to hold the datastore; %s was not purged anywhere", servicesSelector, dataDir)
+		} else {
+			run = append(run, purgeDaemonSet(ds, dataDir, servicesNodes))
+		}
 	}
+
 	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
-	// before-hook-creation: a cleanup left by `helm uninstall` goes first.
-	if err := c.deleteCleanup(ctx); err != nil {
-		return nil, "", err
+	for _, d := range run {
+		// before-hook-creation: a cleanup left by an earlier run goes first.
+		if err := c.deleteDaemonSet(ctx, d.Name); err != nil {
+			return err
+		}
 	}
-	c.progress("running the node cleanup (DaemonSet %s) on every node the agent ran on", CleanupName)
-	if _, err := dss.Create(ctx, ds, metav1.CreateOptions{}); err != nil {
-		return nil, "", fmt.Errorf("create the node cleanup: %w", err)
+	c.progress("running the node cleanup (DaemonSet %s) on the %d node(s) the agent ran on", CleanupName, len(agentNodes))
+	if len(run) > 1 {
+		c.progress("purging %s (DaemonSet %s) on the node(s) romana-services ran on: %s", res.DataDir, PurgeName, strings.Join(servicesNodes, ", "))
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := c.deleteCleanup(dctx); err != nil {
-			c.progress("‼ could not delete DaemonSet %s: %v (kubectl -n %s delete ds %s)", CleanupName, err, c.Namespace, CleanupName)
+		for _, d := range run {
+			if err := c.deleteDaemonSet(dctx, d.Name); err != nil {
+				c.progress("‼ could not delete DaemonSet %s: %v (kubectl -n %s delete ds %s)", d.Name, err, c.Namespace, d.Name)
+			}
 		}
 	}()
+	for _, d := range run {
+		if _, err := dss.Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create DaemonSet %s: %w", d.Name, err)
+		}
+	}
+
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -112,67 +153,202 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 	defer cancel()
 	last := ""
 	_ = wait.PollUntilContextCancel(wctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		d, err := dss.Get(ctx, CleanupName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
+		done, ready, desired := true, int32(0), int32(0)
+		for _, d := range run {
+			got, err := dss.Get(ctx, d.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			st := got.Status
+			ready, desired = ready+st.NumberReady, desired+st.DesiredNumberScheduled
+			done = done && st.ObservedGeneration >= got.Generation && st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled
 		}
-		line := fmt.Sprintf("node cleanup: %d of %d nodes reported", d.Status.NumberReady, d.Status.DesiredNumberScheduled)
-		if line != last {
+		if line := fmt.Sprintf("node cleanup: %d of %d pods reported", ready, desired); desired > 0 && line != last {
 			c.progress("%s", line)
 			last = line
 		}
-		return d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled > 0 && d.Status.NumberReady == d.Status.DesiredNumberScheduled, nil
+		return done, nil
 	})
-	pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + CleanupName})
+
+	reports, err := c.reports(ctx, CleanupName)
 	if err != nil {
-		return nil, "", fmt.Errorf("list the node cleanup's pods: %w", err)
+		return err
 	}
-	// One log read per node is the only way to its report; 8 at a time, so a thousand
-	// nodes cost seconds, not minutes (the client's QPS limit still applies).
-	out := make([]NodeReport, len(pods.Items))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, p := range pods.Items {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i] = c.nodeReport(ctx, p)
-		}()
+	res.Nodes = agentReports(agentNodes, reports)
+	if len(run) > 1 {
+		purged, err := c.reports(ctx, PurgeName)
+		if err != nil {
+			return err
+		}
+		res.Purge = compare(servicesNodes, purged, "romana-services ran there")
 	}
-	wg.Wait()
-	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
-	return out, "", nil
+	return nil
 }
 
-// nodeReport reads one cleanup pod's report from its log.
-func (c *Client) nodeReport(ctx context.Context, p corev1.Pod) NodeReport {
-	r := NodeReport{Node: p.Spec.NodeName}
-	if r.Node == "" {
-		r.Node = p.Name
+// purgeDaemonSet is the cleanup's pod set to purge dataDir only (NODE_STATE=0), pinned
+// to the nodes romana-services ran on: the datastore lives there, and nowhere else may
+// lose a directory of the same name.
+func purgeDaemonSet(cleanup *appsv1.DaemonSet, dataDir string, nodes []string) *appsv1.DaemonSet {
+	ds := cleanup.DeepCopy()
+	ds.Name = PurgeName
+	ds.Labels["app.kubernetes.io/component"] = "purge"
+	ds.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": PurgeName}}
+	ds.Spec.Template.Labels["app"] = PurgeName
+	ds.Spec.Template.Labels["app.kubernetes.io/component"] = "purge"
+	pod := &ds.Spec.Template.Spec
+	// The named nodes exactly, whatever their taints: the services ran there.
+	pod.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+		NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: nodes}}}},
+	}}}
+	pod.NodeSelector = nil
+	pod.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "datastore", VolumeSource: corev1.VolumeSource{
+		HostPath: &corev1.HostPathVolumeSource{Path: dataDir}}})
+	for i := range pod.InitContainers {
+		ct := &pod.InitContainers[i]
+		if ct.Name != cleanupContainer {
+			continue
+		}
+		ct.VolumeMounts = append(ct.VolumeMounts, corev1.VolumeMount{Name: "datastore", MountPath: "/host" + dataDir})
+		ct.Env = append(ct.Env, corev1.EnvVar{Name: "NODE_STATE", Value: "0"},
+			corev1.EnvVar{Name: "PURGE_DATASTORE", Value: "1"}, corev1.EnvVar{Name: "DATA_DIR", Value: dataDir})
 	}
-	logs, err := c.Kube.CoreV1().Pods(c.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "cleanup"}).DoRaw(ctx)
-	switch m := doneRE.FindStringSubmatch(string(logs)); {
-	case err != nil:
-		r.Error = "no report: " + err.Error()
+	return ds
+}
+
+func hasInit(ds *appsv1.DaemonSet, name string) bool {
+	for _, ct := range ds.Spec.Template.Spec.InitContainers {
+		if ct.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// podNodes lists the nodes of the namespace's pods with a label, a page at a time.
+func (c *Client) podNodes(ctx context.Context, selector string) ([]string, error) {
+	seen := map[string]bool{}
+	err := c.eachPod(ctx, selector, func(p *corev1.Pod) {
+		if p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+			seen[p.Spec.NodeName] = true
+		}
+	})
+	return keys(seen), err
+}
+
+// eachPod calls fn on every pod of the namespace with the label, 500 per request: the
+// requests grow with the pods by the page, not by the node.
+func (c *Client) eachPod(ctx context.Context, selector string, fn func(*corev1.Pod)) error {
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: 500}
+	for {
+		l, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+		if opts.Continue = l.Continue; opts.Continue == "" {
+			return nil
+		}
+	}
+}
+
+// reports reads the report of every pod of a cleanup DaemonSet, by node: the init
+// container's termination message ("" while it has not run).
+func (c *Client) reports(ctx context.Context, name string) (map[string]NodeReport, error) {
+	out := map[string]NodeReport{}
+	err := c.eachPod(ctx, "app="+name, func(p *corev1.Pod) {
+		if p.Spec.NodeName == "" {
+			return
+		}
+		msg, ended := initMessage(p)
+		out[p.Spec.NodeName] = parseReport(p.Spec.NodeName, msg, ended)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list DaemonSet %s's pods: %w", name, err)
+	}
+	return out, nil
+}
+
+// initMessage is the cleanup init container's termination message, and whether it ended.
+func initMessage(p *corev1.Pod) (string, bool) {
+	for _, st := range p.Status.InitContainerStatuses {
+		if st.Name != cleanupContainer {
+			continue
+		}
+		if t := st.State.Terminated; t != nil {
+			return t.Message, true
+		}
+		if t := st.LastTerminationState.Terminated; t != nil {
+			return t.Message, true
+		}
+	}
+	return "", false
+}
+
+// parseReport reads the script's report (chart/files/cleanup.sh).
+func parseReport(node, text string, ended bool) NodeReport {
+	r := NodeReport{Node: node}
+	m := doneRE.FindStringSubmatch(text)
+	switch {
+	case m == nil && ended:
+		r.Error = "no report: the cleanup ended without one (see its log: kubectl -n <namespace> logs <pod> -c cleanup)"
+		return r
 	case m == nil:
-		r.Error = "no report yet (the cleanup did not finish before the timeout)"
-	default:
-		fmt.Sscan(m[1], &r.Removed)
-		fmt.Sscan(m[2], &r.Failed)
-		for _, l := range strings.Split(strings.TrimSpace(string(logs)), "\n") {
-			if strings.HasPrefix(l, "romana-cleanup: ") {
-				r.Lines = append(r.Lines, strings.TrimPrefix(l, "romana-cleanup: "))
-			}
+		r.Error = "no report: the cleanup did not finish before the timeout"
+		return r
+	}
+	fmt.Sscan(m[1], &r.Removed)
+	fmt.Sscan(m[2], &r.Failed)
+	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+		if strings.HasPrefix(l, "romana-cleanup: ") {
+			r.Lines = append(r.Lines, strings.TrimPrefix(l, "romana-cleanup: "))
 		}
 	}
 	return r
 }
 
-// deleteCleanup deletes the cleanup DaemonSet and its pods, and waits until it is gone.
-func (c *Client) deleteCleanup(ctx context.Context) error {
+// agentReports is one report per node the agent ran on or the cleanup ran on.
+func agentReports(agentNodes []string, reports map[string]NodeReport) []NodeReport {
+	return compare(union(agentNodes, keys(reports)), reports, "the agent ran there")
+}
+
+// compare gives one report per node that should have reported, naming the ones that
+// did not (why says why the node should have).
+func compare(nodes []string, reports map[string]NodeReport, why string) []NodeReport {
+	out := make([]NodeReport, 0, len(nodes))
+	for _, n := range nodes {
+		r, ok := reports[n]
+		if !ok {
+			r = NodeReport{Node: n, Error: "no report: no cleanup pod ran there (" + why + "; is the node down or unschedulable?)"}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	for _, s := range append(append([]string{}, a...), b...) {
+		seen[s] = true
+	}
+	return keys(seen)
+}
+
+// deleteDaemonSet deletes a DaemonSet and its pods, and waits until it is gone.
+func (c *Client) deleteDaemonSet(ctx context.Context, name string) error {
 	fg := metav1.DeletePropagationForeground
-	err := c.Kube.AppsV1().DaemonSets(c.Namespace).Delete(ctx, CleanupName, metav1.DeleteOptions{PropagationPolicy: &fg})
+	err := c.Kube.AppsV1().DaemonSets(c.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -180,7 +356,7 @@ func (c *Client) deleteCleanup(ctx context.Context) error {
 		return err
 	}
 	return wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := c.Kube.AppsV1().DaemonSets(c.Namespace).Get(ctx, CleanupName, metav1.GetOptions{})
+		_, err := c.Kube.AppsV1().DaemonSets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
 }

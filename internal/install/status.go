@@ -231,11 +231,9 @@ func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallR
 		if o.KeepNodeState {
 			res.NodeCleanup = "--keep-node-state: the nodes keep Romana's interface, rules and files"
 		} else {
-			nodes, why, err := c.cleanupNodes(ctx, last, o)
-			if err != nil {
+			if err := c.cleanupNodes(ctx, last, o, res); err != nil {
 				return err
 			}
-			res.Nodes, res.NodeCleanup = nodes, why
 		}
 		un := action.NewUninstall(c.Cfg)
 		un.Wait = o.Wait

@@ -168,7 +168,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			"--controllers=*,-serviceaccount-token", "--allocate-node-cidrs=true",
 			"--cluster-cidr=" + c.ClusterCIDR, "--service-cluster-ip-range=" + c.ServiceCIDR}},
 		{"kube-scheduler", []string{kubeconfig, "--leader-elect=false", "--secure-port=0"}},
-		{"kwok", []string{kubeconfig, "--manage-all-nodes=true",
+		// kwok fakes the kubelet of the nodes AddNode makes (annotated), and leaves a
+		// test's process nodes (AddProcessNode) to run their pods for real.
+		{"kwok", []string{kubeconfig, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 			// The heartbeat-with-lease stage renews node status only every 10 minutes and
 			// relies on node leases in between; without them the node lifecycle controller
 			// marks every node (and its pods) NotReady after ~40s.
