@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"helm.sh/helm/v3/pkg/release"
+	"io"
 	"os"
 	"strconv"
 	"strings"
