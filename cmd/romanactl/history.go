@@ -209,8 +209,10 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 			}
 			rel := res.Release.Release
 			fmt.Fprintf(o.out, "Release %s uninstalled from %s.\n", rel.Name, rel.Namespace)
-			if res.Release.Info != "" {
-				fmt.Fprintln(o.out, res.Release.Info)
+			// Helm's own note lists what its resource policy kept; the password
+			// Secret is said below, in words that say why and how to delete it.
+			if others := keptOthers(res.Release.Info, install.PasswordSecret); others != "" {
+				fmt.Fprintf(o.out, "Also kept (helm.sh/resource-policy: keep): %s\n", others)
 			}
 			if own := lookupString(rel.Config, "datastore.existingSecret"); own != "" {
 				fmt.Fprintf(o.out, "Your Secret %s/%s (datastore.existingSecret) was not the release's and is untouched.\n", rel.Namespace, own)
@@ -278,6 +280,19 @@ func confirm(cmd *cobra.Command, o *rootOptions, question string) bool {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// keptOthers lists what Helm's uninstall note says its resource policy kept, other
+// than the password Secret.
+func keptOthers(info, secret string) string {
+	var out []string
+	for _, l := range strings.Split(info, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "[") && l != "[Secret] "+secret {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // releaseDataDir names services.dataDir of the removed revision for a message.

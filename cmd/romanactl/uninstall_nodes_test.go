@@ -150,6 +150,9 @@ func TestClusterUninstallOnProcessNodes(t *testing.T) {
 			t.Errorf("uninstall does not say %q:\n%s", want, r.stdout)
 		}
 	}
+	if strings.Contains(r.stdout, "resource policy") || strings.Count(r.stdout, "romana-datastore") != 2 {
+		t.Errorf("the kept Secret is to be said once, in romanactl's words (Kept: … and the delete command):\n%s", r.stdout)
+	}
 	cp := filepath.Join(nodes[0].Root, dataDir)
 	for _, f := range datastoreFiles {
 		if exists(filepath.Join(cp, f)) {
