@@ -27,7 +27,7 @@ func addClusterFlags(cmd *cobra.Command) *clusterFlags {
 	f := &clusterFlags{}
 	fs := cmd.Flags()
 	fs.BoolVar(&f.wait, "wait", true, "wait until romana-services has ≥1 ready pod and romana-agent is ready on every node")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait")
+	addTimeoutFlag(fs, &f.timeout, 5*time.Minute, "how long to wait")
 	fs.BoolVar(&f.atomic, "atomic", true, "on failure, undo: install removes what it created, upgrade rolls back to the last good revision")
 	fs.StringArrayVar(&f.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name (‼ checks only; can repeat)")
 	fs.BoolVar(&f.pinDigests, "pin-digests", false, "resolve every image to its digest now and deploy name@sha256:…, so a re-pushed tag cannot change the cluster")

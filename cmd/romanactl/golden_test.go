@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/romana/romanactl/internal/install"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -164,6 +166,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"values", "-o", "xml"}, 2, `invalid argument "xml" for "-o, --output" flag: unknown output format "xml"; use one of yaml, json`},
 		{[]string{"sysdump", "--max-bytes=-1"}, 2, "--max-bytes -1: must not be negative; give 0 for no limit"},
 		{[]string{"sysdump", "--since=-1h"}, 2, "--since -1h0m0s: must not be negative"},
+		{[]string{"upgrade", "--timeout=-5s"}, 2, `invalid argument "-5s" for "--timeout" flag: a negative timeout waits for nothing; give a positive duration like 5m, or 0 for no time limit`},
+		{[]string{"uninstall", "--timeout=soon"}, 2, `invalid argument "soon" for "--timeout" flag: not a duration; write it like 90s, 5m or 1h30m`},
+		{[]string{"template", "--tag="}, 2, "image.tag (--tag): empty: a dedicated flag needs a value"},
 		{[]string{"uninstall", "--purge-datastore", "--keep-node-state"}, 2, "--purge-datastore runs in the node cleanup, which --keep-node-state skips"},
 		{[]string{"migrate", "-o", "json"}, 2, `-o "json": migrate prints the values as yaml`},
 		{[]string{"template", "--chart", "../../chart", "--version", "0.1.0"}, 2, "--version 0.1.0: only an oci:// --chart has versions"},
@@ -251,5 +256,17 @@ func TestValuesKopsIsDefaultsUnderTheEnvFile(t *testing.T) {
 		if s, _ := values.LookupString(got, k); s != v {
 			t.Errorf("%s = %q, want the kops spec's %q", k, s, v)
 		}
+	}
+}
+
+// TestTimeoutZeroIsNoLimit: --timeout=0 waits without a limit, and shows as 0s.
+func TestTimeoutZeroIsNoLimit(t *testing.T) {
+	var d time.Duration
+	v := timeoutValue{&d}
+	if err := v.Set("0"); err != nil || d != install.NoTimeLimit || v.String() != "0s" {
+		t.Fatalf("Set(0): %v, %s, String %q", err, d, v.String())
+	}
+	if err := v.Set("90s"); err != nil || d != 90*time.Second {
+		t.Fatalf("Set(90s): %v, %s", err, d)
 	}
 }

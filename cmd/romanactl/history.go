@@ -101,7 +101,7 @@ A release left pending-* is refused: 'romanactl recover' ends it.`,
 		},
 	}
 	cmd.Flags().BoolVar(&ro.Wait, "wait", true, "wait until Romana is ready")
-	cmd.Flags().DurationVar(&ro.Timeout, "timeout", 5*time.Minute, "how long to wait")
+	addTimeoutFlag(cmd.Flags(), &ro.Timeout, 5*time.Minute, "how long to wait")
 	cmd.Flags().BoolVar(&ro.RecreateRootService, "recreate-root-service", false, "allow a rollback to a revision with another romanaRoot.clusterIP by deleting and recreating romana-root within it")
 	return cmd
 }
@@ -157,7 +157,7 @@ pending is left alone (exit 0).`,
 	}
 	cmd.Flags().BoolVar(&ro.DryRun, "dry-run", false, "print the plan only; change nothing")
 	cmd.Flags().BoolVar(&ro.Wait, "wait", true, "wait until Romana is ready (or every object is gone)")
-	cmd.Flags().DurationVar(&ro.Timeout, "timeout", 5*time.Minute, "how long to wait")
+	addTimeoutFlag(cmd.Flags(), &ro.Timeout, 5*time.Minute, "how long to wait")
 	return cmd
 }
 
@@ -225,7 +225,7 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 		},
 	}
 	cmd.Flags().BoolVar(&uo.Wait, "wait", true, "wait until every object is gone")
-	cmd.Flags().DurationVar(&uo.Timeout, "timeout", 5*time.Minute, "how long to wait (for the node cleanup's reports, then for the objects)")
+	addTimeoutFlag(cmd.Flags(), &uo.Timeout, 5*time.Minute, "how long to wait (for the node cleanup's reports, then for the objects)")
 	cmd.Flags().BoolVar(&uo.KeepNodeState, "keep-node-state", false, "skip the node cleanup: the nodes keep Romana's interface, nat rules and CNI files")
 	cmd.Flags().BoolVar(&uo.PurgeDatastore, "purge-datastore", false, "also delete what the datastore wrote in services.dataDir, on the nodes romana-services ran on")
 	cmd.Flags().BoolVar(&yes, "yes", false, "with --purge-datastore: do not ask")

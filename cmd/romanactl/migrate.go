@@ -135,7 +135,7 @@ previews it.`,
 	cmd.Flags().BoolVar(&force, "force", false, "drop what cannot be mapped (listed) instead of refusing")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml: print only the derived values, as a values file with each one's source")
 	cmd.Flags().BoolVar(&cf.wait, "wait", true, "wait until Romana is ready after the take-over")
-	cmd.Flags().DurationVar(&cf.timeout, "timeout", 5*time.Minute, "how long to wait")
+	addTimeoutFlag(cmd.Flags(), &cf.timeout, 5*time.Minute, "how long to wait")
 	cmd.Flags().StringArrayVar(&cf.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name")
 	return cmd
 }

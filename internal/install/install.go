@@ -274,7 +274,7 @@ func (c *Client) serverDryRun(manifest string) error {
 
 // waitFor waits for Romana after an operation wrote revision rel, saying so first.
 func (c *Client) waitFor(ctx context.Context, what string, rel *release.Release, timeout time.Duration) error {
-	c.progress("%s revision %d; waiting for Romana (timeout %s)", what, rel.Version, timeout)
+	c.progress("%s revision %d; waiting for Romana (%s)", what, rel.Version, timeoutText(timeout))
 	return Wait(ctx, c.Kube, WaitOptions{Namespace: c.Namespace, Timeout: timeout, Services: servicesInRelease(rel.Config)},
 		func(s string) { c.progress("  %s", s) })
 }

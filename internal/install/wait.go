@@ -46,6 +46,18 @@ func (s dsState) progress() string {
 	return s.String()
 }
 
+// NoTimeLimit is the timeout of a wait without a limit (--timeout=0): a hundred years,
+// which every deadline computation holds without overflowing.
+const NoTimeLimit = 100 * 365 * 24 * time.Hour
+
+// timeoutText says a timeout for a progress line.
+func timeoutText(d time.Duration) string {
+	if d >= NoTimeLimit {
+		return "no time limit"
+	}
+	return "timeout " + d.String()
+}
+
 // Wait waits until Romana is really up. Helm's own DaemonSet check counts a DaemonSet
 // that schedules zero pods as ready; this one requires romana-services to have at
 // least one pod and all of them ready, and romana-agent to be ready and updated on

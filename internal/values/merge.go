@@ -54,6 +54,20 @@ func Supplied(ch *chart.Chart, o Options) (map[string]any, error) {
 		return nil, &InputError{Err: blame(o.Helm, err)}
 	}
 	vals = Layer(vals, user)
+	// An empty dedicated flag (--tag="", --cidr=, --nat=) is a slip, never a value:
+	// stored, it would replace the release's value with nothing, or a boolean would be
+	// read as false while the agent defaults to true.
+	var empty []Problem
+	for _, f := range Flags {
+		if text, ok := o.Flags[f.Name]; ok && strings.TrimSpace(text) == "" {
+			empty = append(empty, Problem{Key: strings.Join(f.Keys, ", "), Flag: f.Name, Value: text,
+				Reason: "empty: a dedicated flag needs a value",
+				Fix:    fmt.Sprintf("give one (--%s=<value>), or leave --%s out to keep the release's value (the chart's default on install)", f.Name, f.Name)})
+		}
+	}
+	if len(empty) > 0 {
+		return nil, &ValidationError{Problems: empty}
+	}
 	for _, f := range Flags {
 		text, ok := o.Flags[f.Name]
 		if !ok {
