@@ -27,7 +27,7 @@ func (v timeoutValue) String() string {
 	}
 	return v.d.String()
 }
-func (v timeoutValue) Type() string   { return "duration" }
+func (v timeoutValue) Type() string { return "duration" }
 
 func (v timeoutValue) Set(s string) error {
 	d, err := time.ParseDuration(s)
