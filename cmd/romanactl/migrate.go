@@ -28,11 +28,14 @@ romana-root in the namespace (an install made from the original 2016/2017 manife
 belonging to no Helm release), derive the chart
 values from what runs (args, the Service's clusterIP, images, the nodeSelector) and the
 datastore password the data on the hosts was initialised with, show the values (each
-with the live field it came from) and the diff of the live objects against the
-release's, then take the objects over in place as revision 1 of release romana: the
-DaemonSets and the Service keep their UIDs and clusterIP, and no Pod is deleted beyond
-a normal rolling update. Anything that cannot be mapped (an unknown arg, container,
-volume or env) is named and refused (exit 2); --force drops it, listing it. A static
+with the live field it came from) and the diff of the take-over (each live object
+against the API server's dry run of Helm's adoption patch, the password masked), then
+take the objects over in place as revision 1 of release romana: the DaemonSets and the
+Service keep their UIDs and clusterIP, no Pod is deleted beyond a normal rolling update,
+and kubectl's last-applied annotation, which holds the plain-text password of a 2016
+install, is removed, as are the DaemonSet's old revisions that hold it. Anything that cannot be mapped (an unknown arg, an empty boolean,
+container, volume or env, an agent image on another registry or tag than the services
+image) is named and refused (exit 2); --force drops it, listing it. A static
 Pod belongs to the kubelet: it is left as it is and out of the release
 (services.deploy=staticPod). migrate asks no questions: --dry-run is how a person
 previews it.`,
@@ -101,7 +104,7 @@ previews it.`,
 			if err != nil {
 				return err
 			}
-			diffs, err := c.LiveDiff(ctx, "", r.Manifest)
+			diffs, err := c.TakeOverDiff(ctx, r.Manifest, nodeSelector(res.Effective), d.Password)
 			if err != nil {
 				return err
 			}
@@ -126,6 +129,15 @@ previews it.`,
 			}
 			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s; the objects were taken over in place.\n",
 				inst.Release.Name, inst.Release.Version, inst.Release.Info.Status, inst.Release.Namespace)
+			n, err := c.DropPasswordRevisions(ctx)
+			if n > 0 {
+				fmt.Fprintf(o.out, "Deleted %d ControllerRevision(s) of romana-services from before the take-over: they held the datastore password in plain text "+
+					"(`kubectl rollout undo` cannot go back to them, which would undo the take-over).\n", n)
+			}
+			if err != nil {
+				return fmt.Errorf("the take-over is done, but the DaemonSet history still holds the password in plain text: %w; "+
+					"delete the ControllerRevisions of romana-services labelled app=romana-services that date from before it (kubectl -n %s get controllerrevisions -l app=romana-services)", err, c.Namespace)
+			}
 			fmt.Fprintf(o.out, "The datastore password is still the one from %s. To rotate it, change it in MySQL first (in the romana-datastore container: "+
 				"mysqladmin -u root -p password), then put the new one in Secret %s/%s, then restart romana-services.\n", d.PasswordSource, c.Namespace, install.PasswordSecret)
 			return nil
