@@ -99,6 +99,14 @@ previews it.`,
 			if found.StaticPod != nil {
 				fmt.Fprintf(o.out, "Kept as it is: romana-services runs as a static Pod on %s (mirror Pod %s/%s): the kubelet owns it, so the release leaves it out (services.deploy=staticPod). "+
 					"To move it to the chart's static Pod form later, replace the manifest file with the output of `romanactl template --services-as=static-pod`.\n", found.StaticPod.Spec.NodeName, found.StaticPod.Namespace, found.StaticPod.Name)
+				if d.PasswordPlain {
+					// No request can change a mirror Pod: only the file on the master can.
+					pwFile, _ := values.Lookup(res.Effective, "services.passwordFile")
+					fmt.Fprintf(o.out, "Warning: the static Pod's manifest file keeps the datastore password in plain text (env MYSQL_ROOT_PASSWORD), and its mirror Pod %s/%s shows it "+
+						"to anyone who may read Pods in %s; migrate cannot change it. The chart's static Pod form reads it from a file instead: on each control-plane node "+
+						"write the password to %v (services.passwordFile, mode 0600), then replace the manifest file with the output of `romanactl template --services-as=static-pod`.\n",
+						found.StaticPod.Namespace, found.StaticPod.Name, c.Namespace, pwFile)
+				}
 			}
 			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
 			if err != nil {

@@ -361,11 +361,13 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	before = uids()
 	r = mustOK(t, on("migrate", "--dry-run"))
 	for _, want := range []string{"# services.deploy: from static Pod romana-services-control-plane-0 (its mirror Pod)", "deploy: staticPod",
-		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "# dry run: nothing was written"} {
+		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "# dry run: nothing was written",
+		"Warning: the static Pod's manifest file keeps the datastore password in plain text (env MYSQL_ROOT_PASSWORD), and its mirror Pod kube-system/romana-services-control-plane-0 shows it"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--dry-run lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	assertNoPassword(t, "migrate --dry-run of the static Pod install", r.stdout+r.stderr, pw)
 	r = on(append([]string{"migrate"}, skips...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") {
 		t.Fatalf("migrate the static Pod install: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -45,6 +45,9 @@ type Derived struct {
 	// Password is the datastore password the data on the hosts was initialised with.
 	Password       string
 	PasswordSource string
+	// PasswordPlain says the spec holds the password in plain text (the 2016 specs), not
+	// in a Secret: readable wherever the spec is.
+	PasswordPlain bool
 	// Unknown are what cannot be mapped: args, containers, volumes, env.
 	Unknown []string
 	// Dropped are live settings the chart replaces on purpose, with why.
@@ -236,11 +239,11 @@ func (d *Derived) password(c corev1.Container, src string, secrets map[string]*c
 		}
 		switch {
 		case e.Value != "":
-			d.Password, d.PasswordSource = e.Value, src+" env MYSQL_ROOT_PASSWORD (plain text in the spec)"
+			d.Password, d.PasswordSource, d.PasswordPlain = e.Value, src+" env MYSQL_ROOT_PASSWORD (plain text in the spec)", true
 		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
 			if s := secrets[ref.Name]; s != nil && len(s.Data[ref.Key]) > 0 {
-				d.Password, d.PasswordSource = string(s.Data[ref.Key]), fmt.Sprintf("Secret %s key %s", ref.Name, ref.Key)
+				d.Password, d.PasswordSource, d.PasswordPlain = string(s.Data[ref.Key]), fmt.Sprintf("Secret %s key %s", ref.Name, ref.Key), false
 			} else {
 				d.Unknown = append(d.Unknown, fmt.Sprintf("%s env MYSQL_ROOT_PASSWORD: Secret %s key %s not found", src, ref.Name, ref.Key))
 			}
