@@ -192,7 +192,7 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	svc, _ := c.Client.CoreV1().Services("kube-system").Get(ctx, "romana-root", metav1.GetOptions{})
 	uid["romana-root"] = string(svc.UID)
 
-	r = mustOK(t, rc(t, "migrate", "--dry-run"))
+	r = mustOK(t, rc(t, "migrate", "--dry-run", "--debug"))
 	for _, want := range []string{"environment kubeadm", "# services.cidr: from DaemonSet romana-services container romana-services arg --cidr",
 		"# romanaRoot.clusterIP: from Service romana-root spec.clusterIP", "Datastore password: from DaemonSet romana-services container romana-datastore env MYSQL_ROOT_PASSWORD",
 		"# DaemonSet/romana-agent changed", "# dry run: nothing was written",
@@ -206,7 +206,7 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	if strings.Contains(r.stdout, "-    "+keep) {
 		t.Errorf("--dry-run shows %s removed, which the take-over keeps:\n%s", keep, r.stdout)
 	}
-	assertNoPassword(t, "migrate --dry-run", r.stdout+r.stderr, pw)
+	assertNoPassword(t, "migrate --dry-run --debug", r.stdout+r.stderr, pw)
 	if len(releaseSecrets(t)) != 0 {
 		t.Fatal("--dry-run wrote a release")
 	}
@@ -216,11 +216,14 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 		assertNoPassword(t, "migrate --dry-run -o yaml", y, pw)
 	}
 
-	r = mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m"))
+	r = mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m", "--debug"))
 	if !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") || !strings.Contains(r.stdout, "To rotate it") {
 		t.Fatalf("migrate:\n%s%s", r.stdout, r.stderr)
 	}
-	assertNoPassword(t, "migrate", r.stdout+r.stderr, pw)
+	if !strings.Contains(r.stderr, "debug ") {
+		t.Errorf("--debug wrote nothing to search:\n%s", r.stderr)
+	}
+	assertNoPassword(t, "migrate --debug", r.stdout+r.stderr, pw)
 	for _, n := range []string{"romana-services", "romana-agent"} {
 		d := ds(t, n)
 		if string(d.UID) != uid[n] || d.Annotations["meta.helm.sh/release-name"] != "romana" || d.Labels["app.kubernetes.io/managed-by"] != "Helm" {
