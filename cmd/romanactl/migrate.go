@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -132,19 +133,27 @@ previews it.`,
 					}
 					return c.PrepareTakeOver(ctx, nodeSelector(res.Effective))
 				}})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s; the objects were taken over in place.\n",
-				inst.Release.Name, inst.Release.Version, inst.Release.Info.Status, inst.Release.Namespace)
-			n, err := c.DropPasswordRevisions(ctx)
+			// Once PrepareTakeOver has run, the old revisions only keep the password, even
+			// when the install then failed (a wait that timed out, say).
+			n, derr := c.DropPasswordRevisions(ctx)
 			if n > 0 {
 				fmt.Fprintf(o.out, "Deleted %d ControllerRevision(s) of romana-services from before the take-over: they held the datastore password in plain text "+
 					"(`kubectl rollout undo` cannot go back to them, which would undo the take-over).\n", n)
 			}
+			if derr != nil {
+				derr = fmt.Errorf("the DaemonSet history still holds the password in plain text: %w; "+
+					"delete the ControllerRevisions of romana-services from before the take-over (kubectl -n %s get controllerrevisions -l app=romana-services)", derr, c.Namespace)
+			}
 			if err != nil {
-				return fmt.Errorf("the take-over is done, but the DaemonSet history still holds the password in plain text: %w; "+
-					"delete the ControllerRevisions of romana-services labelled app=romana-services that date from before it (kubectl -n %s get controllerrevisions -l app=romana-services)", err, c.Namespace)
+				if derr != nil {
+					return errors.Join(err, derr)
+				}
+				return err
+			}
+			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s; the objects were taken over in place.\n",
+				inst.Release.Name, inst.Release.Version, inst.Release.Info.Status, inst.Release.Namespace)
+			if derr != nil {
+				return fmt.Errorf("the take-over is done, but %w", derr)
 			}
 			fmt.Fprintf(o.out, "The datastore password is still the one from %s. To rotate it, change it in MySQL first (in the romana-datastore container: "+
 				"mysqladmin -u root -p password), then put the new one in Secret %s/%s, then restart romana-services.\n", d.PasswordSource, c.Namespace, install.PasswordSecret)

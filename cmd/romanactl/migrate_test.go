@@ -266,6 +266,29 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	}
 }
 
+// TestClusterMigrateFailedWaitLeavesNoPassword: a take-over whose wait times out
+// (exit 1, release left failed) has already pointed romana-services at the Secret, so
+// the DaemonSet's old revisions, which hold the 2016 password, are deleted all the same.
+func TestClusterMigrateFailedWaitLeavesNoPassword(t *testing.T) {
+	originalSpecs(t)
+	c := cluster(t)
+	pw := testPassword(t)
+	applySpec(t, "romana-kubeadm.yml", pw, nil)
+	r := rc(t, "migrate", "--skip-check", "images-exist", "--timeout=1ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "install failed") {
+		t.Fatalf("a wait of 1ms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	assertNoPassword(t, "the failed migrate", r.stdout+r.stderr, pw)
+	crs, err := c.Client.AppsV1().ControllerRevisions("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "app=romana-services"})
+	if err != nil || len(crs.Items) == 0 {
+		t.Fatalf("no ControllerRevisions of romana-services: %v", err)
+	}
+	y, _ := yaml.Marshal(crs)
+	assertNoPassword(t, "the ControllerRevisions of romana-services after a failed migrate", string(y), pw)
+	y, _ = yaml.Marshal(ds(t, "romana-services"))
+	assertNoPassword(t, "DaemonSet romana-services after a failed migrate", string(y), pw)
+}
+
 // TestClusterMigrateKopsAndStaticPod runs on a second cluster that looks like one kops
 // made (service range 100.64.0.0/13, pod range 100.96.0.0/11, instance-group labels, no
 // kubeadm-config), where the 2016 kops spec's clusterIP 100.64.99.99 is valid:

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -356,12 +357,35 @@ func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector
 // ControllerRevisions in the namespace. Going back to such a revision would undo the
 // take-over anyway. It returns how many it deleted.
 func (c *Client) DropPasswordRevisions(ctx context.Context) (int, error) {
-	ds, err := c.Kube.AppsV1().DaemonSets(c.Namespace).Get(ctx, "romana-services", metav1.GetOptions{})
+	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
+	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return 0, nil // a static Pod: no DaemonSet history
 	}
 	if err != nil {
 		return 0, err
+	}
+	var tmpl any
+	if b, err := json.Marshal(ds.Spec.Template); err != nil || json.Unmarshal(b, &tmpl) != nil || len(PasswordsIn(tmpl)) > 0 {
+		// PrepareTakeOver has not run (a refused install): the current revision holds the
+		// password, and the controller would only make it again.
+		return 0, nil
+	}
+	// A controller that has not yet seen the new template would make the old revision
+	// again after it is deleted.
+	deadline := time.Now().Add(30 * time.Second)
+	for ds.Status.ObservedGeneration < ds.Generation {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the DaemonSet controller has not observed romana-services generation %d after 30s (observed %d)", ds.Generation, ds.Status.ObservedGeneration)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if ds, err = dss.Get(ctx, "romana-services", metav1.GetOptions{}); err != nil {
+			return 0, err
+		}
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
 	if err != nil {
