@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,11 +29,14 @@ romana-root in the namespace (an install made from the original 2016/2017 manife
 belonging to no Helm release), derive the chart
 values from what runs (args, the Service's clusterIP, images, the nodeSelector) and the
 datastore password the data on the hosts was initialised with, show the values (each
-with the live field it came from) and the diff of the live objects against the
-release's, then take the objects over in place as revision 1 of release romana: the
-DaemonSets and the Service keep their UIDs and clusterIP, and no Pod is deleted beyond
-a normal rolling update. Anything that cannot be mapped (an unknown arg, container,
-volume or env) is named and refused (exit 2); --force drops it, listing it. A static
+with the live field it came from) and the diff of the take-over (each live object
+against the API server's dry run of Helm's adoption patch, the password masked), then
+take the objects over in place as revision 1 of release romana: the DaemonSets and the
+Service keep their UIDs and clusterIP, no Pod is deleted beyond a normal rolling update,
+and kubectl's last-applied annotation, which holds the plain-text password of a 2016
+install, is removed, as are the DaemonSet's old revisions that hold it. Anything that cannot be mapped (an unknown arg, an empty boolean,
+container, volume or env, an agent image on another registry or tag than the services
+image) is named and refused (exit 2); --force drops it, listing it. A static
 Pod belongs to the kubelet: it is left as it is and out of the release
 (services.deploy=staticPod). migrate asks no questions: --dry-run is how a person
 previews it.`,
@@ -96,12 +100,20 @@ previews it.`,
 			if found.StaticPod != nil {
 				fmt.Fprintf(o.out, "Kept as it is: romana-services runs as a static Pod on %s (mirror Pod %s/%s): the kubelet owns it, so the release leaves it out (services.deploy=staticPod). "+
 					"To move it to the chart's static Pod form later, replace the manifest file with the output of `romanactl template --services-as=static-pod`.\n", found.StaticPod.Spec.NodeName, found.StaticPod.Namespace, found.StaticPod.Name)
+				if d.PasswordPlain {
+					// No request can change a mirror Pod: only the file on the master can.
+					pwFile, _ := values.Lookup(res.Effective, "services.passwordFile")
+					fmt.Fprintf(o.out, "Warning: the static Pod's manifest file keeps the datastore password in plain text (env MYSQL_ROOT_PASSWORD), and its mirror Pod %s/%s shows it "+
+						"to anyone who may read Pods in %s; migrate cannot change it. The chart's static Pod form reads it from a file instead: on each control-plane node "+
+						"write the password to %v (services.passwordFile, mode 0600), then replace the manifest file with the output of `romanactl template --services-as=static-pod`.\n",
+						found.StaticPod.Namespace, found.StaticPod.Name, c.Namespace, pwFile)
+				}
 			}
 			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
 			if err != nil {
 				return err
 			}
-			diffs, err := c.LiveDiff(ctx, "", r.Manifest)
+			diffs, err := c.TakeOverDiff(ctx, r.Manifest, nodeSelector(res.Effective), d.Password)
 			if err != nil {
 				return err
 			}
@@ -121,11 +133,28 @@ previews it.`,
 					}
 					return c.PrepareTakeOver(ctx, nodeSelector(res.Effective))
 				}})
+			// Once PrepareTakeOver has run, the old revisions only keep the password, even
+			// when the install then failed (a wait that timed out, say).
+			n, derr := c.DropPasswordRevisions(ctx)
+			if n > 0 {
+				fmt.Fprintf(o.out, "Deleted %d ControllerRevision(s) of romana-services from before the take-over: they held the datastore password in plain text "+
+					"(`kubectl rollout undo` cannot go back to them, which would undo the take-over).\n", n)
+			}
+			if derr != nil {
+				derr = fmt.Errorf("the DaemonSet history still holds the password in plain text: %w; "+
+					"delete the ControllerRevisions of romana-services from before the take-over (kubectl -n %s get controllerrevisions -l app=romana-services)", derr, c.Namespace)
+			}
 			if err != nil {
+				if derr != nil {
+					return errors.Join(err, derr)
+				}
 				return err
 			}
 			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s; the objects were taken over in place.\n",
 				inst.Release.Name, inst.Release.Version, inst.Release.Info.Status, inst.Release.Namespace)
+			if derr != nil {
+				return fmt.Errorf("the take-over is done, but %w", derr)
+			}
 			fmt.Fprintf(o.out, "The datastore password is still the one from %s. To rotate it, change it in MySQL first (in the romana-datastore container: "+
 				"mysqladmin -u root -p password), then put the new one in Secret %s/%s, then restart romana-services.\n", d.PasswordSource, c.Namespace, install.PasswordSecret)
 			return nil

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,18 +17,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
+	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/migrate"
 	"github.com/romana/romanactl/internal/testcluster"
 	"github.com/romana/romanactl/internal/upstream"
 )
 
-// applySpec creates the objects of an original manifest as `kubectl apply` does on a
-// cluster of today: the extensions/v1beta1 DaemonSets as apps/v1, with the selector the
-// conversion took from the template's labels. edit may change a DaemonSet first.
-func applySpec(t *testing.T, file string, edit func(*appsv1.DaemonSet)) {
+// applySpec applies an original manifest to the shared cluster as a 2016 install was
+// made (applySpecTo), with the datastore password pw. edit may change a DaemonSet first.
+func applySpec(t *testing.T, file, pw string, edit func(*appsv1.DaemonSet)) {
 	t.Helper()
-	applySpecTo(t, shared.Client, edit, file)
+	applySpecTo(t, shared.Client, shared.KubeconfigPath, pw, edit, file)
 }
 
 // originalSpecs is the directory of the 2016 manifests, Romana's own files outside
@@ -35,14 +40,51 @@ func originalSpecs(t *testing.T) string {
 	return upstream.Path(t, "seed", "original-specs")
 }
 
-// applySpecTo creates the objects of the original manifests in files on the cluster
-// cs. A static Pod manifest is published as the kubelet of the first control-plane node
-// would publish it: a mirror Pod named <name>-<node>, bound to that node, annotated
-// kubernetes.io/config.mirror and owned by the Node.
-func applySpecTo(t *testing.T, cs kubernetes.Interface, edit func(*appsv1.DaemonSet), files ...string) migrate.Found {
+// testPassword is a datastore password of the test's own, in place of the specs'
+// "romana" (which is also every label's value), so that a search of an output for it,
+// in plain text or base64, finds only a leak.
+func testPassword(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "pw-" + hex.EncodeToString(b)
+}
+
+// assertNoPassword fails the test if out holds pw, in plain text or base64.
+func assertNoPassword(t *testing.T, what, out, pw string) {
+	t.Helper()
+	for _, s := range []string{pw, base64.StdEncoding.EncodeToString([]byte(pw))} {
+		if strings.Contains(out, s) {
+			t.Errorf("%s holds the datastore password (%q):\n%s", what, s, out)
+		}
+	}
+}
+
+// applySpecTo applies the original manifests in files to the cluster behind kubeconfig
+// with the real `kubectl apply`, as a 2016 install was made, so that every object
+// carries kubectl's last-applied annotation (with the plain-text password in it). The
+// extensions/v1beta1 DaemonSets, which today's API server does not serve, are sent as
+// apps/v1 with the selector the conversion took from the template's labels; pw replaces
+// the specs' password in every env value. A static Pod manifest is published as the
+// kubelet of the first control-plane node would publish it: a mirror Pod named
+// <name>-<node>, bound to that node, annotated kubernetes.io/config.mirror and owned by
+// the Node.
+func applySpecTo(t *testing.T, cs kubernetes.Interface, kubeconfig, pw string, edit func(*appsv1.DaemonSet), files ...string) migrate.Found {
 	t.Helper()
 	ctx := context.Background()
 	var all migrate.Found
+	setPassword := func(p *corev1.PodSpec) {
+		for i := range p.Containers {
+			for j, e := range p.Containers[i].Env {
+				if e.Name == "MYSQL_ROOT_PASSWORD" && e.Value != "" {
+					p.Containers[i].Env[j].Value = pw
+				}
+			}
+		}
+	}
+	var docs []string
 	for _, file := range files {
 		data, err := os.ReadFile(filepath.Join(originalSpecs(t), file))
 		if err != nil {
@@ -52,23 +94,29 @@ func applySpecTo(t *testing.T, cs kubernetes.Interface, edit func(*appsv1.Daemon
 		if err != nil {
 			t.Fatal(err)
 		}
+		var objs []any
 		for _, ds := range []*appsv1.DaemonSet{f.Services, f.Agent} {
 			if ds == nil {
 				continue
 			}
+			setPassword(&ds.Spec.Template.Spec)
 			if edit != nil {
 				edit(ds)
 			}
-			if _, err := cs.AppsV1().DaemonSets(ds.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
+			objs = append(objs, ds)
 		}
 		if f.Root != nil {
-			if all.Root, err = cs.CoreV1().Services(f.Root.Namespace).Create(ctx, f.Root, metav1.CreateOptions{}); err != nil {
+			objs = append(objs, f.Root)
+		}
+		for _, o := range objs {
+			y, err := yaml.Marshal(o)
+			if err != nil {
 				t.Fatal(err)
 			}
+			docs = append(docs, string(y))
 		}
 		if p := f.StaticPod; p != nil {
+			setPassword(&p.Spec)
 			node, err := cs.CoreV1().Nodes().Get(ctx, "control-plane-0", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -83,71 +131,128 @@ func applySpecTo(t *testing.T, cs kubernetes.Interface, edit func(*appsv1.Daemon
 			}
 		}
 	}
+	if len(docs) > 0 {
+		cmd := exec.Command("../../bin/kubectl", "apply", "-f", "-", "--kubeconfig", kubeconfig)
+		cmd.Stdin = strings.NewReader(strings.Join(docs, "---\n"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kubectl apply: %v\n%s", err, out)
+		}
+	}
 	return all
 }
 
-// TestClusterMigrateKubeadmSpec: the 2016 kubeadm spec, applied as today's API server
-// stores it, is taken over in place as revision 1 of release romana: the UIDs and the
-// clusterIP are unchanged, the password is the spec's "romana", helm lists the release,
-// and a following upgrade keeps the derived values. A spec with an unknown arg is
-// refused, naming it, with nothing written.
+// TestClusterMigrateKubeadmSpec: the 2016 kubeadm spec, applied with kubectl apply as
+// today's API server stores it and with a password of the test's own, is taken over in
+// place as revision 1 of release romana: the UIDs and the clusterIP are unchanged, the
+// password is carried over, helm lists the release, and a following upgrade keeps the
+// derived values. Neither the dry run nor the objects afterwards show the password
+// (kubectl's last-applied annotation is removed), and the dry run's diff is Helm's
+// adoption: a live field the chart does not render is kept, not shown removed. A spec
+// with an unknown arg, an agent image on another tag and an empty --nat= is refused,
+// naming each, with nothing written.
 func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	originalSpecs(t)
 	c := cluster(t)
 	ctx := context.Background()
+	pw := testPassword(t)
 
-	applySpec(t, "romana-kubeadm.yml", func(ds *appsv1.DaemonSet) {
+	applySpec(t, "romana-kubeadm.yml", pw, func(ds *appsv1.DaemonSet) {
 		if ds.Name == "romana-agent" {
-			ds.Spec.Template.Spec.Containers[0].Args = append(ds.Spec.Template.Spec.Containers[0].Args, "--mtu=1400")
+			ct := &ds.Spec.Template.Spec.Containers[0]
+			ct.Args = append(ct.Args, "--mtu=1400", "--nat=")
+			ct.Image = "quay.io/romana/agent:v0.9.3.5-patched"
 		}
 	})
 	r := rc(t, "migrate")
-	if r.code != 2 || !strings.Contains(r.stderr, "arg --mtu=1400") || !strings.Contains(r.stderr, "nothing was changed") {
-		t.Fatalf("unknown arg: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	for _, want := range []string{"arg --mtu=1400", "arg --nat= (empty", "image quay.io/romana/agent:v0.9.3.5-patched (tag v0.9.3.5-patched", "nothing was changed"} {
+		if r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("refused items: exit %d, lacks %q\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
 	}
+	assertNoPassword(t, "the refusal", r.stdout+r.stderr, pw)
 	if len(releaseSecrets(t)) != 0 {
 		t.Fatal("a refused migrate stored a release")
 	}
 	cleanup(t)
 
-	applySpec(t, "romana-kubeadm.yml", nil)
+	const keep = "ops.example/contact"
+	applySpec(t, "romana-kubeadm.yml", pw, func(ds *appsv1.DaemonSet) {
+		if ds.Name == "romana-agent" {
+			ds.Annotations = map[string]string{keep: "network-team"}
+		}
+	})
 	uid := map[string]string{}
 	for _, n := range []string{"romana-services", "romana-agent"} {
-		uid[n] = string(ds(t, n).UID)
+		d := ds(t, n)
+		uid[n] = string(d.UID)
+		if la := d.Annotations[install.LastApplied]; la == "" || n == "romana-services" && !strings.Contains(la, pw) {
+			t.Fatalf("the fixture's %s lacks kubectl's last-applied annotation (with the password in romana-services): %v", n, d.Annotations)
+		}
 	}
 	svc, _ := c.Client.CoreV1().Services("kube-system").Get(ctx, "romana-root", metav1.GetOptions{})
 	uid["romana-root"] = string(svc.UID)
 
-	r = mustOK(t, rc(t, "migrate", "--dry-run"))
+	r = mustOK(t, rc(t, "migrate", "--dry-run", "--debug"))
 	for _, want := range []string{"environment kubeadm", "# services.cidr: from DaemonSet romana-services container romana-services arg --cidr",
 		"# romanaRoot.clusterIP: from Service romana-root spec.clusterIP", "Datastore password: from DaemonSet romana-services container romana-datastore env MYSQL_ROOT_PASSWORD",
-		"# DaemonSet/romana-agent changed", "# dry run: nothing was written"} {
+		"# DaemonSet/romana-agent changed", "# dry run: nothing was written",
+		// What PrepareTakeOver does shows, without the values.
+		"-    " + install.LastApplied + ": (value hidden)", "-          value: (value hidden)", "+          valueFrom:"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--dry-run lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// Helm's adoption patch has the rendered object as its original: it removes nothing.
+	if strings.Contains(r.stdout, "-    "+keep) {
+		t.Errorf("--dry-run shows %s removed, which the take-over keeps:\n%s", keep, r.stdout)
+	}
+	assertNoPassword(t, "migrate --dry-run --debug", r.stdout+r.stderr, pw)
 	if len(releaseSecrets(t)) != 0 {
 		t.Fatal("--dry-run wrote a release")
 	}
-	if y := mustOK(t, rc(t, "migrate", "--dry-run", "-o", "yaml")).stdout; !strings.Contains(y, "cidr: 100.112.0.0/12") || strings.Contains(y, "romana\n") && strings.Contains(y, "password") {
+	if y := mustOK(t, rc(t, "migrate", "--dry-run", "-o", "yaml")).stdout; !strings.Contains(y, "cidr: 100.112.0.0/12") {
 		t.Errorf("-o yaml:\n%s", y)
+	} else {
+		assertNoPassword(t, "migrate --dry-run -o yaml", y, pw)
 	}
 
-	r = mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m"))
+	r = mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m", "--debug"))
 	if !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") || !strings.Contains(r.stdout, "To rotate it") {
 		t.Fatalf("migrate:\n%s%s", r.stdout, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "debug ") {
+		t.Errorf("--debug wrote nothing to search:\n%s", r.stderr)
+	}
+	assertNoPassword(t, "migrate --debug", r.stdout+r.stderr, pw)
 	for _, n := range []string{"romana-services", "romana-agent"} {
 		d := ds(t, n)
 		if string(d.UID) != uid[n] || d.Annotations["meta.helm.sh/release-name"] != "romana" || d.Labels["app.kubernetes.io/managed-by"] != "Helm" {
 			t.Errorf("%s: UID %s (was %s), annotations %v", n, d.UID, uid[n], d.Annotations)
 		}
+		if _, ok := d.Annotations[install.LastApplied]; ok {
+			t.Errorf("%s keeps kubectl's last-applied annotation", n)
+		}
+		y, _ := yaml.Marshal(d)
+		assertNoPassword(t, "DaemonSet "+n+" after migrate", string(y), pw)
+	}
+	// The DaemonSet controller's history of the templates from before the take-over.
+	crs, err := c.Client.AppsV1().ControllerRevisions("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app=romana-services"})
+	if err != nil || len(crs.Items) == 0 {
+		t.Errorf("no ControllerRevisions of romana-services: %v", err)
+	}
+	y, _ := yaml.Marshal(crs)
+	assertNoPassword(t, "the ControllerRevisions of romana-services", string(y), pw)
+	if ds(t, "romana-agent").Annotations[keep] != "network-team" {
+		t.Errorf("the take-over removed %s, unlike its dry run", keep)
 	}
 	svc, _ = c.Client.CoreV1().Services("kube-system").Get(ctx, "romana-root", metav1.GetOptions{})
 	if string(svc.UID) != uid["romana-root"] || svc.Spec.ClusterIP != "10.99.99.99" {
 		t.Errorf("romana-root: UID %s (was %s), clusterIP %s", svc.UID, uid["romana-root"], svc.Spec.ClusterIP)
 	}
-	if p := password(t); p != "romana" {
+	if _, ok := svc.Annotations[install.LastApplied]; ok {
+		t.Error("romana-root keeps kubectl's last-applied annotation")
+	}
+	if p := password(t); p != pw {
 		t.Errorf("the password is %q, not the spec's", p)
 	}
 	out, err := runHelmEnv(t, helmBinary(t), []string{"KUBECONFIG=" + shared.KubeconfigPath}, "list", "-n", "kube-system")
@@ -156,9 +261,32 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	}
 	mustOK(t, rc(t, "upgrade", "--tag=v0.9.3", "--skip-check", "images-exist"))
 	args := strings.Join(ds(t, "romana-services").Spec.Template.Spec.Containers[1].Args, " ")
-	if !strings.Contains(args, "--cidr=100.112.0.0/12") || password(t) != "romana" {
+	if !strings.Contains(args, "--cidr=100.112.0.0/12") || password(t) != pw {
 		t.Errorf("after upgrade: %s", args)
 	}
+}
+
+// TestClusterMigrateFailedWaitLeavesNoPassword: a take-over whose wait times out
+// (exit 1, release left failed) has already pointed romana-services at the Secret, so
+// the DaemonSet's old revisions, which hold the 2016 password, are deleted all the same.
+func TestClusterMigrateFailedWaitLeavesNoPassword(t *testing.T) {
+	originalSpecs(t)
+	c := cluster(t)
+	pw := testPassword(t)
+	applySpec(t, "romana-kubeadm.yml", pw, nil)
+	r := rc(t, "migrate", "--skip-check", "images-exist", "--timeout=1ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "install failed") {
+		t.Fatalf("a wait of 1ms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	assertNoPassword(t, "the failed migrate", r.stdout+r.stderr, pw)
+	crs, err := c.Client.AppsV1().ControllerRevisions("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "app=romana-services"})
+	if err != nil || len(crs.Items) == 0 {
+		t.Fatalf("no ControllerRevisions of romana-services: %v", err)
+	}
+	y, _ := yaml.Marshal(crs)
+	assertNoPassword(t, "the ControllerRevisions of romana-services after a failed migrate", string(y), pw)
+	y, _ = yaml.Marshal(ds(t, "romana-services"))
+	assertNoPassword(t, "DaemonSet romana-services after a failed migrate", string(y), pw)
 }
 
 // TestClusterMigrateKopsAndStaticPod runs on a second cluster that looks like one kops
@@ -198,6 +326,7 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 		}
 		return out
 	}
+	pw := testPassword(t)
 	secretPassword := func() string {
 		s, err := cs.CoreV1().Secrets("kube-system").Get(ctx, "romana-datastore", metav1.GetOptions{})
 		if err != nil {
@@ -207,7 +336,7 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	}
 
 	// The kops spec.
-	applySpecTo(t, cs, nil, "romana-kops.yml")
+	applySpecTo(t, cs, kops.KubeconfigPath, pw, nil, "romana-kops.yml")
 	before := uids()
 	r := on(append([]string{"migrate"}, skips...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") {
@@ -216,7 +345,7 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	if after := uids(); fmt.Sprint(after) != fmt.Sprint(before) || !strings.HasSuffix(after["romana-root"], " 100.64.99.99") {
 		t.Errorf("UIDs or clusterIP changed: %v -> %v", before, after)
 	}
-	if p := secretPassword(); p != "romana" {
+	if p := secretPassword(); p != pw {
 		t.Errorf("password %q, not the spec's", p)
 	}
 	for _, want := range []string{"--cidr=10.192.0.0/10"} {
@@ -254,15 +383,17 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	}()
 
 	// romana-services as a static Pod, with the separate agent and Service specs.
-	found := applySpecTo(t, cs, nil, "romana-services-manifest.yml", "romana-agent-daemonset.yml", "romana-root-service.yml")
+	found := applySpecTo(t, cs, kops.KubeconfigPath, pw, nil, "romana-services-manifest.yml", "romana-agent-daemonset.yml", "romana-root-service.yml")
 	before = uids()
 	r = mustOK(t, on("migrate", "--dry-run"))
 	for _, want := range []string{"# services.deploy: from static Pod romana-services-control-plane-0 (its mirror Pod)", "deploy: staticPod",
-		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "# dry run: nothing was written"} {
+		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "# dry run: nothing was written",
+		"Warning: the static Pod's manifest file keeps the datastore password in plain text (env MYSQL_ROOT_PASSWORD), and its mirror Pod kube-system/romana-services-control-plane-0 shows it"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--dry-run lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	assertNoPassword(t, "migrate --dry-run of the static Pod install", r.stdout+r.stderr, pw)
 	r = on(append([]string{"migrate"}, skips...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") {
 		t.Fatalf("migrate the static Pod install: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -281,7 +412,7 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	if a.Annotations["meta.helm.sh/release-name"] != "romana" {
 		t.Errorf("romana-agent not taken over: %v", a.Annotations)
 	}
-	if p := secretPassword(); p != "romana" {
+	if p := secretPassword(); p != pw {
 		t.Errorf("password %q, not the manifest's", p)
 	}
 	// A second mirror Pod that disagrees (another master's manifest edited by hand) is
@@ -295,7 +426,7 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, other, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	applySpecTo(t, cs, nil, "romana-agent-daemonset.yml", "romana-root-service.yml")
+	applySpecTo(t, cs, kops.KubeconfigPath, pw, nil, "romana-agent-daemonset.yml", "romana-root-service.yml")
 	r = on("migrate", "--dry-run")
 	if r.code != 2 || !strings.Contains(r.stderr, "static Pods romana-services-control-plane-0 and romana-services-control-plane-1 differ") {
 		t.Errorf("disagreeing static Pods: exit %d\n%s%s", r.code, r.stdout, r.stderr)

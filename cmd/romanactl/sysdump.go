@@ -17,14 +17,18 @@ func newSysdumpCmd(o *rootOptions) *cobra.Command {
 	var logLimit, maxBytes int64
 	cmd := &cobra.Command{
 		Use:   "sysdump",
-		Short: "Collect a diagnostics bundle: release, cluster objects, pre-flight, logs (no Secret data)",
+		Short: "Collect a diagnostics bundle: release, Romana's objects, pre-flight, logs (no Secret data, no password)",
 		Long: `Collect everything a maintainer asks for first into one .tar.gz: the release's history
 and status, its effective values (passwords redacted) and manifest (Secret data masked),
-the namespace's DaemonSets, Pods and Events, the Nodes, the ServiceCIDRs and
-kubeadm-config, the pre-flight report, and the current and previous logs of Romana's
-pods. index.json lists every file with its source, and every item that failed with its
-error: a broken, pending or absent release still gives a bundle. No Secret is read, and
-Secret data in any collected text is masked.`,
+Romana's DaemonSets and Pods (the chart's label app.kubernetes.io/part-of=romana, and a
+2016 install's romana-services and romana-agent) and the Events about them, the Nodes,
+the ServiceCIDRs and kubeadm-config, the pre-flight report, and the current and previous
+logs of Romana's pods. index.json lists every file with its source, and every item that
+failed with its error: a broken, pending or absent release still gives a bundle. No
+Secret is read, Secret data in any collected text is masked, kubectl's last-applied
+annotations (a 2016 install's copy of its password) are dropped, and every env value
+that carries the datastore password is masked. Other software's objects in the
+namespace are not collected.`,
 		Example: `  romanactl sysdump
   romanactl sysdump -o /tmp/romana.tar.gz --since 1h --log-limit-bytes 262144`,
 		Args: noArgs,
@@ -62,7 +66,7 @@ Secret data in any collected text is masked.`,
 			if err != nil {
 				return fmt.Errorf("write %s: %w", out, err)
 			}
-			fmt.Fprintf(o.out, "Wrote %s: %d files, %d items could not be collected (listed in index.json). It holds no Secret data.\n",
+			fmt.Fprintf(o.out, "Wrote %s: %d files, %d items could not be collected (listed in index.json). It holds no Secret data and no datastore password.\n",
 				out, len(idx.Items)+1, len(idx.Failed))
 			return nil
 		},

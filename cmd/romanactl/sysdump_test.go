@@ -3,15 +3,23 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/romana/romanactl/internal/diag"
+	"github.com/romana/romanactl/internal/install"
 )
 
 // readBundle extracts a sysdump into name -> content.
@@ -108,5 +116,72 @@ func TestClusterSysdump(t *testing.T) {
 	// An existing file is never overwritten.
 	if r := rc(t, "sysdump", "-o", out2); r.code != 1 || !strings.Contains(r.stderr, "file exists") {
 		t.Errorf("overwrite: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestClusterSysdumpOfA2016Install: a 2016 install made with kubectl apply keeps the
+// datastore password in plain env, in its pods, and in kubectl's last-applied
+// annotation. The bundle holds Romana's DaemonSets and pods (found by the 2016 names
+// and labels), with the annotation dropped and the env value masked, and no other
+// software's objects: the password and a foreign DaemonSet's token are searched for in
+// every file, in plain text and base64.
+func TestClusterSysdumpOfA2016Install(t *testing.T) {
+	originalSpecs(t)
+	c := cluster(t)
+	ctx := context.Background()
+	pw := testPassword(t)
+	// romana-services without its 2016 nodeSelector (no node has the role label), so
+	// that its pods, with the password in their env, exist.
+	applySpec(t, "romana-kubeadm.yml", pw, func(ds *appsv1.DaemonSet) {
+		if ds.Name == "romana-services" {
+			ds.Spec.Template.Spec.NodeSelector = nil
+		}
+	})
+	token := testPassword(t)
+	foreign := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "other-vendor", Namespace: "kube-system"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "other-vendor"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "other-vendor"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "example.invalid/other:1", Env: []corev1.EnvVar{{Name: "API_TOKEN", Value: token}}}}}}}}
+	if _, err := c.Client.AppsV1().DaemonSets("kube-system").Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = c.Client.AppsV1().DaemonSets("kube-system").Delete(context.Background(), foreign.Name, metav1.DeleteOptions{})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		l, err := c.Client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app in (romana-services,other-vendor)"})
+		if err == nil && len(l.Items) >= 2 && strings.Contains(fmt.Sprint(l.Items), "romana-services") && strings.Contains(fmt.Sprint(l.Items), "other-vendor") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no romana-services and other-vendor pods after 60s: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	out := filepath.Join(t.TempDir(), "dump.tar.gz")
+	r := mustOK(t, rc(t, "sysdump", "-o", out))
+	assertNoPassword(t, "sysdump's output", r.stdout+r.stderr, pw)
+	files := readBundle(t, out)
+	dss, pods := files["cluster/daemonsets.yaml"], files["cluster/pods.yaml"]
+	for _, want := range []string{"name: romana-services", "name: romana-agent", "value: (value hidden)"} {
+		if !strings.Contains(dss, want) {
+			t.Errorf("cluster/daemonsets.yaml lacks %q:\n%s", want, dss)
+		}
+	}
+	if !strings.Contains(pods, "app: romana-services") || !strings.Contains(pods, "value: (value hidden)") {
+		t.Errorf("cluster/pods.yaml lacks the 2016 pods, or their password env unmasked:\n%s", pods)
+	}
+	for name, content := range files {
+		assertNoPassword(t, name, content, pw)
+		assertNoPassword(t, name+" (the foreign token)", content, token)
+		if strings.Contains(content, "other-vendor") {
+			t.Errorf("%s holds another software's objects:\n%s", name, content)
+		}
+		// managedFields may name the annotation's field (f:kubectl…), never its value.
+		if strings.Contains(strings.ReplaceAll(content, "f:"+install.LastApplied, ""), install.LastApplied) {
+			t.Errorf("%s holds kubectl's last-applied annotation:\n%s", name, content)
+		}
 	}
 }

@@ -1,7 +1,10 @@
 // Package diag collects a diagnostics bundle (romanactl sysdump): the release, the
 // cluster objects Romana lives among, the pre-flight report and Romana's pod logs, in
-// one .tar.gz with an index. One failed item is recorded and the rest still collected;
-// Secret data never enters the bundle. It never prints: progress goes to a callback.
+// one .tar.gz with an index. One failed item is recorded and the rest still collected.
+// Neither Secret data nor the datastore password enters the bundle: only Romana's
+// objects are collected, without kubectl's last-applied annotations (a 2016 install's
+// copy of its plain-text password), and every env value that carries the password is
+// masked. It never prints: progress goes to a callback.
 package diag
 
 import (
@@ -13,12 +16,15 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -152,15 +158,38 @@ func (d *dump) collect(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	dss, dsErr := d.daemonSets(ctx)
+	pods, podErr := d.pods(ctx)
+	// The values to hide wherever an env entry holds them: a 2016 install has the
+	// password in plain env, and kubectl's last-applied annotation copies it.
+	var known []string
+	for _, l := range []any{dss, pods} {
+		if m, err := toJSONMap(l); err == nil {
+			known = append(known, install.PasswordsIn(m)...)
+		}
+	}
 	for _, o := range []struct {
 		file, source string
 		get          func() (any, error)
 	}{
-		{"cluster/daemonsets.yaml", "DaemonSets in " + ns, func() (any, error) {
-			return cs.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
+		{"cluster/daemonsets.yaml", "Romana's DaemonSets in " + ns + " (" + romanaSelector + ", and romana-services and romana-agent by name), " + masked,
+			func() (any, error) { return dss, dsErr }},
+		{"cluster/pods.yaml", "Romana's Pods in " + ns + " (" + romanaSelector + ", " + legacySelector + "), " + masked,
+			func() (any, error) { return pods, podErr }},
+		{"cluster/events.yaml", "Events in " + ns + " about objects named romana*", func() (any, error) {
+			l, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, err
+			}
+			items := l.Items[:0]
+			for _, e := range l.Items {
+				if strings.HasPrefix(e.InvolvedObject.Name, "romana") {
+					items = append(items, e)
+				}
+			}
+			l.Items = items
+			return l, nil
 		}},
-		{"cluster/pods.yaml", "Pods in " + ns, func() (any, error) { return cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}) }},
-		{"cluster/events.yaml", "Events in " + ns, func() (any, error) { return cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}) }},
 		{"cluster/nodes.yaml", "Nodes", func() (any, error) { return cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}) }},
 		{"cluster/servicecidrs.yaml", "ServiceCIDRs (networking.k8s.io/v1), where discovery says they are served", func() (any, error) {
 			// Before 1.33 the API is not served: say so, rather than record a 404 as a failure.
@@ -179,7 +208,12 @@ func (d *dump) collect(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return yaml.Marshal(v)
+			m, err := toJSONMap(v)
+			if err != nil {
+				return nil, err
+			}
+			install.MaskPasswords(m, known, true)
+			return yaml.Marshal(m)
 		}); err != nil {
 			return err
 		}
@@ -203,14 +237,79 @@ func (d *dump) collect(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return d.logs(ctx)
+	return d.logs(ctx, pods, podErr)
+}
+
+const (
+	// romanaSelector picks the chart's objects, and legacySelector the pods of the 2016
+	// manifests (their DaemonSets have no labels of their own), so that an install not
+	// yet migrated gives a useful bundle too.
+	romanaSelector = "app.kubernetes.io/part-of=romana"
+	legacySelector = "app in (romana-services,romana-agent)"
+	masked         = "kubectl's last-applied annotations dropped and every env value that carries the datastore password masked"
+)
+
+// daemonSets lists Romana's DaemonSets, and only those: the rest of the namespace is
+// other software's (and may hold its own credentials).
+func (d *dump) daemonSets(ctx context.Context) (*appsv1.DaemonSetList, error) {
+	api := d.c.Kube.AppsV1().DaemonSets(d.c.Namespace)
+	l, err := api.List(ctx, metav1.ListOptions{LabelSelector: romanaSelector})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range []string{"romana-services", "romana-agent"} {
+		if slices.ContainsFunc(l.Items, func(ds appsv1.DaemonSet) bool { return ds.Name == n }) {
+			continue
+		}
+		ds, err := api.Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			l.Items = append(l.Items, *ds)
+		}
+	}
+	return l, nil
+}
+
+// pods lists Romana's pods: the chart's, and those of a 2016 install (a static Pod's
+// mirror included).
+func (d *dump) pods(ctx context.Context) (*corev1.PodList, error) {
+	api := d.c.Kube.CoreV1().Pods(d.c.Namespace)
+	var out *corev1.PodList
+	for _, sel := range []string{romanaSelector, legacySelector} {
+		l, err := api.List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = l
+			continue
+		}
+		for _, p := range l.Items {
+			if !slices.ContainsFunc(out.Items, func(q corev1.Pod) bool { return q.UID == p.UID }) {
+				out.Items = append(out.Items, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+// toJSONMap is v as encoding/json sees it, which is how sigs.k8s.io/yaml writes it.
+func toJSONMap(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m any
+	return m, json.Unmarshal(b, &m)
 }
 
 // logs collects the current and previous log of every container of Romana's pods.
-func (d *dump) logs(ctx context.Context) error {
-	pods, err := d.c.Kube.CoreV1().Pods(d.c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=romana"})
+func (d *dump) logs(ctx context.Context, pods *corev1.PodList, err error) error {
 	if err != nil {
-		d.fail(Item{Source: "Pods with app.kubernetes.io/part-of=romana", Error: err.Error()})
+		d.fail(Item{Source: "Pods with " + romanaSelector + " or " + legacySelector, Error: err.Error()})
 		return nil
 	}
 	for _, p := range pods.Items {

@@ -2,14 +2,24 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/romana/romanactl/internal/migrate"
 	"github.com/romana/romanactl/internal/values"
@@ -159,22 +169,66 @@ func (c *Client) WritePasswordSecret(ctx context.Context, password string) error
 	return nil
 }
 
-// PrepareTakeOver changes the live romana-services DaemonSet where Helm's take-over
-// cannot: Helm patches with the rendered objects as the original, so it only adds and
-// replaces, never removes what the chart does not render. It would add valueFrom beside
-// the spec's plain MYSQL_ROOT_PASSWORD value (which the API server refuses), and add the
-// control-plane label beside the 2016 role label in the nodeSelector (which no node
-// matches). This one update reads the password from the release's Secret and sets the
-// chart's nodeSelector (one rolling update, to the same password).
+// PrepareTakeOver changes the live objects where Helm's take-over cannot: Helm patches
+// with the rendered objects as the original, so it only adds and replaces, never
+// removes what the chart does not render. On romana-services it would add valueFrom
+// beside the spec's plain MYSQL_ROOT_PASSWORD value (which the API server refuses), and
+// add the control-plane label beside the 2016 role label in the nodeSelector (which no
+// node matches): one update reads the password from the release's Secret and sets the
+// chart's nodeSelector (one rolling update, to the same password). And on every object
+// it takes over it removes kubectl's last-applied annotation, which keeps the 2016
+// password in plain text for anyone who may read DaemonSets in the namespace, and which
+// a later `kubectl apply` would wrongly diff against.
 func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]string) error {
 	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
 	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil // a static Pod: the release leaves it alone
-	}
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(err):
+		// a static Pod: the release leaves it alone
+	case err != nil:
 		return err
+	case prepareServices(ds, nodeSelector):
+		if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("point romana-services at Secret %s: %w", PasswordSecret, err)
+		}
 	}
+	drop := []byte(`{"metadata":{"annotations":{"` + LastApplied + `":null}}}`)
+	for _, o := range []struct {
+		kind string
+		get  func() (metav1.Object, error)
+		drop func() error
+	}{
+		{"DaemonSet/romana-agent", func() (metav1.Object, error) { return dss.Get(ctx, "romana-agent", metav1.GetOptions{}) }, func() error {
+			_, err := dss.Patch(ctx, "romana-agent", types.MergePatchType, drop, metav1.PatchOptions{})
+			return err
+		}},
+		{"Service/romana-root", func() (metav1.Object, error) {
+			return c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{})
+		}, func() error {
+			_, err := c.Kube.CoreV1().Services(c.Namespace).Patch(ctx, "romana-root", types.MergePatchType, drop, metav1.PatchOptions{})
+			return err
+		}},
+	} {
+		m, err := o.get()
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := m.GetAnnotations()[LastApplied]; !ok {
+			continue
+		}
+		if err := o.drop(); err != nil {
+			return fmt.Errorf("remove kubectl's %s annotation from %s: %w", LastApplied, o.kind, err)
+		}
+	}
+	return nil
+}
+
+// prepareServices makes PrepareTakeOver's changes to romana-services in ds, and says
+// whether there were any.
+func prepareServices(ds *appsv1.DaemonSet, nodeSelector map[string]string) bool {
 	changed := false
 	for i := range ds.Spec.Template.Spec.Containers {
 		for j, e := range ds.Spec.Template.Spec.Containers[i].Env {
@@ -189,11 +243,174 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 		ds.Spec.Template.Spec.NodeSelector = nodeSelector
 		changed = true
 	}
-	if !changed {
-		return nil
+	if _, ok := ds.Annotations[LastApplied]; ok {
+		delete(ds.Annotations, LastApplied)
+		changed = true
 	}
-	if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("point romana-services at Secret %s: %w", PasswordSecret, err)
+	return changed
+}
+
+// TakeOverDiff is what migrate changes in the cluster, object by object: each live
+// object against the API server's answer to a dry-run update to the state migrate
+// leaves, PrepareTakeOver's changes followed by Helm's adoption patch. Helm adopts with
+// the rendered object as the original (an install with TakeOwnership updates from the
+// rendered list to itself), so that patch adds and replaces fields and removes none; a
+// diff from the live object, as for an object new to a release, would show removals
+// that never happen. Every env value that carries the datastore password (by its name,
+// or equal to password or to a plain password env value anywhere in the live objects)
+// shows as Hidden on both sides, as does kubectl's last-applied annotation, so that its
+// removal shows but not the copy of the password it holds.
+func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector map[string]string, password string) ([]ObjectDiff, error) {
+	objs, err := c.fetchLive(ctx, manifest)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	known := []string{password}
+	for _, o := range objs {
+		if o.live != nil {
+			known = append(known, PasswordsIn(o.live.Object)...)
+		}
+	}
+	masked := func(key string, obj, other []byte, target bool) string {
+		mask := func(b []byte) []byte {
+			var m any
+			if json.Unmarshal(b, &m) != nil {
+				return nil
+			}
+			MaskPasswords(m, known, false)
+			out, _ := json.Marshal(m)
+			return out
+		}
+		return cleanYAML(key, mask(obj), mask(other), target)
+	}
+	var out []ObjectDiff
+	for _, o := range objs {
+		if o.live == nil {
+			out = append(out, unifiedDiff(o.key, "added", "", masked(o.key, o.desired, nil, true)))
+			continue
+		}
+		prepared := o.live.DeepCopy()
+		if ann := prepared.GetAnnotations(); ann != nil {
+			delete(ann, LastApplied)
+			prepared.SetAnnotations(ann)
+		}
+		if o.key == "DaemonSet/romana-services" {
+			ds := &appsv1.DaemonSet{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(prepared.Object, ds); err != nil {
+				return nil, fmt.Errorf("read %s: %w", o.key, err)
+			}
+			prepareServices(ds, nodeSelector)
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ds)
+			if err != nil {
+				return nil, err
+			}
+			prepared.Object = m
+		}
+		adopt := *o
+		adopt.live = prepared
+		patch, err := threeWayPatch(&adopt, o.desired, o.desired)
+		if err != nil {
+			return nil, err
+		}
+		preparedJSON, err := json.Marshal(prepared.Object)
+		if err != nil {
+			return nil, err
+		}
+		typed, err := scheme.Scheme.New(o.info.Mapping.GroupVersionKind)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a built-in kind: %w", o.key, err)
+		}
+		merged, err := strategicpatch.StrategicMergePatch(preparedJSON, patch, typed)
+		if err != nil {
+			return nil, fmt.Errorf("%s: apply the take-over patch: %w", o.key, err)
+		}
+		target := &unstructured.Unstructured{}
+		if err := target.UnmarshalJSON(merged); err != nil {
+			return nil, err
+		}
+		change := "changed (taken over in place)"
+		afterJSON := merged
+		after, err := resource.NewHelper(o.info.Client, o.info.Mapping).DryRun(true).Replace(o.info.Namespace, o.info.Name, false, target)
+		if err != nil {
+			change = "refused by the API server (" + strings.TrimSpace(err.Error()) + "): migrate would stop here"
+		} else if afterJSON, err = json.Marshal(after); err != nil {
+			return nil, err
+		}
+		liveJSON, err := json.Marshal(o.live.Object)
+		if err != nil {
+			return nil, err
+		}
+		from, to := masked(o.key, liveJSON, afterJSON, false), masked(o.key, afterJSON, liveJSON, true)
+		if from == to {
+			continue
+		}
+		out = append(out, unifiedDiff(o.key, change, from, to))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Object < out[j].Object })
+	return out, nil
+}
+
+// DropPasswordRevisions deletes the ControllerRevisions of romana-services that hold a
+// plain-text password, in their pod template or in a copy of kubectl's annotation: the DaemonSet controller keeps the templates
+// from before the take-over (revisionHistoryLimit, 10 by default) for `kubectl rollout
+// undo`, and with them the 2016 password, readable by anyone who may read
+// ControllerRevisions in the namespace. Going back to such a revision would undo the
+// take-over anyway. It returns how many it deleted.
+func (c *Client) DropPasswordRevisions(ctx context.Context) (int, error) {
+	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
+	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return 0, nil // a static Pod: no DaemonSet history
+	}
+	if err != nil {
+		return 0, err
+	}
+	var tmpl any
+	if b, err := json.Marshal(ds.Spec.Template); err != nil || json.Unmarshal(b, &tmpl) != nil || len(PasswordsIn(tmpl)) > 0 {
+		// PrepareTakeOver has not run (a refused install): the current revision holds the
+		// password, and the controller would only make it again.
+		return 0, nil
+	}
+	// A controller that has not yet seen the new template would make the old revision
+	// again after it is deleted.
+	deadline := time.Now().Add(30 * time.Second)
+	for ds.Status.ObservedGeneration < ds.Generation {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the DaemonSet controller has not observed romana-services generation %d after 30s (observed %d)", ds.Generation, ds.Status.ObservedGeneration)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if ds, err = dss.Get(ctx, "romana-services", metav1.GetOptions{}); err != nil {
+			return 0, err
+		}
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil {
+		return 0, err
+	}
+	crs := c.Kube.AppsV1().ControllerRevisions(c.Namespace)
+	l, err := crs.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return 0, fmt.Errorf("list the ControllerRevisions of romana-services: %w", err)
+	}
+	n := 0
+	for _, cr := range l.Items {
+		if !metav1.IsControlledBy(&cr, ds) {
+			continue
+		}
+		// The controller copies the DaemonSet's annotations too, kubectl's last-applied
+		// one included.
+		var obj any
+		if b, err := json.Marshal(cr); err != nil || json.Unmarshal(b, &obj) != nil || len(PasswordsIn(obj)) == 0 {
+			continue
+		}
+		if err := crs.Delete(ctx, cr.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return n, fmt.Errorf("delete ControllerRevision %s, which holds the 2016 password in plain text: %w", cr.Name, err)
+		}
+		n++
+	}
+	return n, nil
 }

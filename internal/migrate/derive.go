@@ -45,6 +45,9 @@ type Derived struct {
 	// Password is the datastore password the data on the hosts was initialised with.
 	Password       string
 	PasswordSource string
+	// PasswordPlain says the spec holds the password in plain text (the 2016 specs), not
+	// in a Secret: readable wherever the spec is.
+	PasswordPlain bool
 	// Unknown are what cannot be mapped: args, containers, volumes, env.
 	Unknown []string
 	// Dropped are live settings the chart replaces on purpose, with why.
@@ -85,6 +88,7 @@ func Derive(f Found) *Derived {
 	d := &Derived{Env: "custom"}
 	add := func(key string, v any, src string) { d.Values = append(d.Values, Value{key, v, src}) }
 	var pod corev1.PodSpec
+	var images []seenImage
 	src := ""
 	envSource := "the romana-services nodeSelector"
 	switch {
@@ -136,13 +140,7 @@ func Derive(f Found) *Derived {
 					}
 				}
 			case "romana-services":
-				if ref, err := name.ParseReference(c.Image, name.WeakValidation); err == nil {
-					repo := ref.Context().Name()
-					add("image.registry", repo[:strings.LastIndex(repo, "/")], csrc+" image")
-					if t, ok := ref.(name.Tag); ok {
-						add("image.tag", t.TagStr(), csrc+" image")
-					}
-				}
+				images = append(images, seenImage{want: "services", image: c.Image, src: csrc})
 				d.args(c.Args, servicesArgs, csrc, add)
 				for _, e := range c.Env {
 					if e.Name != "MYSQL_ROOT_PASSWORD" {
@@ -171,6 +169,7 @@ func Derive(f Found) *Derived {
 				d.Unknown = append(d.Unknown, csrc+": unknown container")
 				continue
 			}
+			images = append(images, seenImage{want: "agent", image: c.Image, src: csrc})
 			d.args(c.Args, agentArgs, csrc, add)
 			for _, e := range c.Env {
 				d.Unknown = append(d.Unknown, fmt.Sprintf("%s env %s", csrc, e.Name))
@@ -183,6 +182,7 @@ func Derive(f Found) *Derived {
 			}
 		}
 	}
+	d.images(images, add)
 	if f.Root != nil {
 		add("romanaRoot.clusterIP", f.Root.Spec.ClusterIP, "Service romana-root spec.clusterIP")
 		for _, p := range f.Root.Spec.Ports {
@@ -215,7 +215,17 @@ func (d *Derived) args(args []string, known map[string]string, src string, add f
 			}
 			add(key, n, src+" arg --"+k)
 		case boolKeys[key]:
-			add(key, v == "true", src+" arg --"+k)
+			// run-romana-agent takes exactly true or false, and an empty value as unset:
+			// --nat= runs with NAT on (the default), so reading it as false would turn NAT
+			// off on upgrade. Any other word makes the entrypoint exit.
+			switch v {
+			case "true", "false":
+				add(key, v == "true", src+" arg --"+k)
+			case "":
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s arg %s (empty: the agent then runs with its default, true; write --%s=true or --%s=false in the DaemonSet, or drop it with --force to get the chart's %s)", src, a, k, k, key))
+			default:
+				d.Unknown = append(d.Unknown, fmt.Sprintf("%s arg %s (not true or false, which the agent's entrypoint refuses)", src, a))
+			}
 		default:
 			add(key, v, src+" arg --"+k)
 		}
@@ -229,14 +239,96 @@ func (d *Derived) password(c corev1.Container, src string, secrets map[string]*c
 		}
 		switch {
 		case e.Value != "":
-			d.Password, d.PasswordSource = e.Value, src+" env MYSQL_ROOT_PASSWORD (plain text in the spec)"
+			d.Password, d.PasswordSource, d.PasswordPlain = e.Value, src+" env MYSQL_ROOT_PASSWORD (plain text in the spec)", true
 		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
 			if s := secrets[ref.Name]; s != nil && len(s.Data[ref.Key]) > 0 {
-				d.Password, d.PasswordSource = string(s.Data[ref.Key]), fmt.Sprintf("Secret %s key %s", ref.Name, ref.Key)
+				d.Password, d.PasswordSource, d.PasswordPlain = string(s.Data[ref.Key]), fmt.Sprintf("Secret %s key %s", ref.Name, ref.Key), false
 			} else {
 				d.Unknown = append(d.Unknown, fmt.Sprintf("%s env MYSQL_ROOT_PASSWORD: Secret %s key %s not found", src, ref.Name, ref.Key))
 			}
 		}
+	}
+}
+
+// seenImage is one of Romana's own images as a live container runs it.
+type seenImage struct {
+	// want is the name the chart gives it under image.registry: services or agent.
+	want, image, src string
+}
+
+// romanaImage is an image reference split the way the chart builds Romana's images:
+// <registry>/<name>:<tag>, or <registry>/<name>@<digest>.
+type romanaImage struct{ registry, name, tag, digest string }
+
+func parseRomanaImage(image string) (romanaImage, error) {
+	ref, err := name.ParseReference(image, name.WeakValidation)
+	if err != nil {
+		return romanaImage{}, err
+	}
+	repo := ref.Context().Name()
+	i := strings.LastIndex(repo, "/")
+	out := romanaImage{registry: repo[:i], name: repo[i+1:]}
+	switch r := ref.(type) {
+	case name.Tag:
+		out.tag = r.TagStr()
+	case name.Digest:
+		out.digest = r.DigestStr()
+		// name.Digest drops a tag written before the digest (repo:tag@sha256:…).
+		base, _, _ := strings.Cut(image, "@")
+		if j := strings.LastIndex(base, ":"); j > strings.LastIndex(base, "/") {
+			out.tag = base[j+1:]
+		}
+	}
+	return out, nil
+}
+
+// images derives image.registry, image.tag and image.digests from the services and
+// agent images. The chart runs both from one registry and one tag, so an agent
+// patched to another tag (or pulled from elsewhere) cannot be expressed: it is named,
+// like an unknown arg, rather than silently replaced by the services image's. The
+// first image seen (romana-services) gives the values --force keeps.
+func (d *Derived) images(seen []seenImage, add func(string, any, string)) {
+	var registry, registrySrc, tag, tagSrc string
+	var pinnedTag *Value
+	for _, s := range seen {
+		img, err := parseRomanaImage(s.image)
+		if err != nil {
+			d.Unknown = append(d.Unknown, fmt.Sprintf("%s image %s (not an image reference: %v)", s.src, s.image, err))
+			continue
+		}
+		if img.name != s.want {
+			d.Unknown = append(d.Unknown, fmt.Sprintf("%s image %s (the chart runs <image.registry>/%s, not %s)", s.src, s.image, s.want, img.name))
+			continue
+		}
+		switch {
+		case registrySrc == "":
+			registry, registrySrc = img.registry, s.src
+			add("image.registry", img.registry, s.src+" image")
+		case img.registry != registry:
+			d.Unknown = append(d.Unknown, fmt.Sprintf("%s image %s (registry %s, but %s runs from %s: the chart takes one image.registry for both)",
+				s.src, s.image, img.registry, registrySrc, registry))
+			continue
+		}
+		if img.digest != "" {
+			// The chart renders a digest without the tag, so this image's tag binds nothing.
+			add("image.digests."+s.want, img.digest, s.src+" image")
+			if img.tag != "" && pinnedTag == nil {
+				pinnedTag = &Value{"image.tag", img.tag, s.src + " image"}
+			}
+			continue
+		}
+		switch {
+		case img.tag == "":
+		case tagSrc == "":
+			tag, tagSrc = img.tag, s.src
+			add("image.tag", img.tag, s.src+" image")
+		case img.tag != tag:
+			d.Unknown = append(d.Unknown, fmt.Sprintf("%s image %s (tag %s, but %s runs %s: the chart takes one image.tag for both)",
+				s.src, s.image, img.tag, tagSrc, tag))
+		}
+	}
+	if tagSrc == "" && pinnedTag != nil {
+		add(pinnedTag.Key, pinnedTag.Value, pinnedTag.Source)
 	}
 }

@@ -100,3 +100,96 @@ func TestDeriveFromAStaticPod(t *testing.T) {
 		t.Errorf("values: %v", got)
 	}
 }
+
+// TestDeriveImages: both of Romana's images are read. One registry and one tag
+// reproduce them, or what the chart cannot express (an agent patched to another tag,
+// pulled from elsewhere, or renamed) is named, never silently replaced by the services
+// image's.
+func TestDeriveImages(t *testing.T) {
+	const dig = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name, services, agent string
+		want                  map[string]any
+		wantUnknown           string
+	}{
+		{name: "the spec's", services: "quay.io/romana/services:v0.9.3.5", agent: "quay.io/romana/agent:v0.9.3.5",
+			want: map[string]any{"image.registry": "quay.io/romana", "image.tag": "v0.9.3.5"}},
+		{name: "both mirrored", services: "mirror.example:5000/romana/services:v0.9.3", agent: "mirror.example:5000/romana/agent:v0.9.3",
+			want: map[string]any{"image.registry": "mirror.example:5000/romana", "image.tag": "v0.9.3"}},
+		{name: "a patched agent tag", services: "quay.io/romana/services:v0.9.3.5", agent: "quay.io/romana/agent:v0.9.3.5-patched",
+			want:        map[string]any{"image.registry": "quay.io/romana", "image.tag": "v0.9.3.5"},
+			wantUnknown: "DaemonSet romana-agent container romana-agent image quay.io/romana/agent:v0.9.3.5-patched (tag v0.9.3.5-patched, but DaemonSet romana-services container romana-services runs v0.9.3.5: the chart takes one image.tag for both)"},
+		{name: "an agent from another registry", services: "quay.io/romana/services:v0.9.3.5", agent: "registry.example/ops/agent:v0.9.3.5",
+			wantUnknown: "DaemonSet romana-agent container romana-agent image registry.example/ops/agent:v0.9.3.5 (registry registry.example/ops, but DaemonSet romana-services container romana-services runs from quay.io/romana: the chart takes one image.registry for both)"},
+		{name: "a renamed agent", services: "quay.io/romana/services:v0.9.3.5", agent: "quay.io/romana/agent-debug:v0.9.3.5",
+			wantUnknown: "DaemonSet romana-agent container romana-agent image quay.io/romana/agent-debug:v0.9.3.5 (the chart runs <image.registry>/agent, not agent-debug)"},
+		{name: "a pinned agent", services: "quay.io/romana/services:v0.9.3.5", agent: "quay.io/romana/agent:v0.9.3.4@" + dig,
+			want: map[string]any{"image.registry": "quay.io/romana", "image.tag": "v0.9.3.5", "image.digests.agent": dig}},
+		{name: "both pinned", services: "quay.io/romana/services:v0.9.3.5@" + dig, agent: "quay.io/romana/agent@" + dig,
+			want: map[string]any{"image.tag": "v0.9.3.5", "image.digests.services": dig, "image.digests.agent": dig}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := Spec(t, "romana-kubeadm.yml")
+			f.Services.Spec.Template.Spec.Containers[1].Image = tt.services
+			f.Agent.Spec.Template.Spec.Containers[0].Image = tt.agent
+			d := Derive(f)
+			if got := strings.Join(d.Unknown, "|"); got != tt.wantUnknown {
+				t.Errorf("unknown:\n got %s\nwant %s", got, tt.wantUnknown)
+			}
+			got := map[string]any{}
+			for _, v := range d.Values {
+				if _, dup := got[v.Key]; dup {
+					t.Errorf("%s derived twice", v.Key)
+				}
+				got[v.Key] = v.Value
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestDeriveBooleanArgs: run-romana-agent takes true or false, and treats an empty
+// value as unset (its default, true): --nat= is refused by name, not read as false.
+func TestDeriveBooleanArgs(t *testing.T) {
+	tests := []struct {
+		arg         string
+		want        any
+		wantUnknown string
+	}{
+		{arg: "--nat=false", want: false},
+		{arg: "--nat=true", want: true},
+		{arg: "--pod-to-host=false", want: false},
+		{arg: "--nat=", wantUnknown: "arg --nat= (empty: the agent then runs with its default, true; write --nat=true or --nat=false"},
+		{arg: "--pod-to-host=", wantUnknown: "arg --pod-to-host= (empty"},
+		{arg: "--nat=yes", wantUnknown: "arg --nat=yes (not true or false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			f := Spec(t, "romana-kubeadm.yml")
+			c := &f.Agent.Spec.Template.Spec.Containers[0]
+			c.Args = append(c.Args, tt.arg)
+			d := Derive(f)
+			key := agentArgs[strings.TrimPrefix(strings.Split(tt.arg, "=")[0], "--")]
+			var got any
+			for _, v := range d.Values {
+				if v.Key == key {
+					got = v.Value
+				}
+			}
+			if tt.wantUnknown == "" {
+				if got != tt.want || len(d.Unknown) != 0 {
+					t.Errorf("%s = %v (want %v), unknown %v", key, got, tt.want, d.Unknown)
+				}
+				return
+			}
+			if got != nil || len(d.Unknown) != 1 || !strings.Contains(d.Unknown[0], tt.wantUnknown) {
+				t.Errorf("%s = %v, unknown %v; want refused with %q", key, got, d.Unknown, tt.wantUnknown)
+			}
+		})
+	}
+}
