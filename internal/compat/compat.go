@@ -26,10 +26,15 @@ type Line struct {
 	// ServicesParsesNodes is whether run-romana-services takes --nodes.
 	ServicesParsesNodes *bool `json:"servicesParsesNodes,omitempty"`
 	// NetworkPolicyAPI is the group/version the listener watches NetworkPolicies at.
-	NetworkPolicyAPI          string   `json:"networkPolicyAPI,omitempty"`
-	NetworkPolicyAPIRemovedIn string   `json:"networkPolicyAPIRemovedIn,omitempty"`
-	Entrypoints               string   `json:"entrypoints,omitempty"`
-	Notes                     []string `json:"notes,omitempty"`
+	NetworkPolicyAPI          string `json:"networkPolicyAPI,omitempty"`
+	NetworkPolicyAPIRemovedIn string `json:"networkPolicyAPIRemovedIn,omitempty"`
+	Entrypoints               string `json:"entrypoints,omitempty"`
+	// CNIRuntimes are the node container runtimes (the scheme of a Node's
+	// containerRuntimeVersion) the line's CNI plugin can attach pods on; empty: any.
+	CNIRuntimes []string `json:"cniRuntimes,omitempty"`
+	// CNIImage is the image the plugin runs on the node outside the chart, untagged.
+	CNIImage string   `json:"cniImage,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
 
 	re *regexp.Regexp
 }

@@ -268,6 +268,11 @@ func workerIP(i int) string {
 	return fmt.Sprintf("172.18.%d.%d", n/250, n%250)
 }
 
+// NodeRuntime is the container runtime the test cluster's nodes report: Docker Engine
+// with cri-dockerd, the runtime Romana v0.9.3.5's CNI plugin needs (the pre-flight's
+// container-runtime check). kwok keeps a runtime a node already reports.
+const NodeRuntime = "docker://28.2.2"
+
 // AddNode registers a simulated node that kwok manages. A control-plane node carries
 // kubeadm's label and NoSchedule taint.
 func (c *Cluster) AddNode(ctx context.Context, name string, controlPlane bool, ip string) error {
@@ -291,6 +296,7 @@ func (c *Cluster) AddNode(ctx context.Context, name string, controlPlane bool, i
 		return fmt.Errorf("create node %s: %w", name, err)
 	}
 	created.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
+	created.Status.NodeInfo.ContainerRuntimeVersion = NodeRuntime
 	if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("set node %s address: %w", name, err)
 	}

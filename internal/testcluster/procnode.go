@@ -100,7 +100,7 @@ func (c *Cluster) AddProcessNode(ctx context.Context, name string, controlPlane 
 		Capacity:    capacity,
 		Allocatable: capacity,
 		Conditions:  []corev1.NodeCondition{n.ready()},
-		NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: c.Version, OperatingSystem: "linux", Architecture: "amd64"},
+		NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: c.Version, OperatingSystem: "linux", Architecture: "amd64", ContainerRuntimeVersion: NodeRuntime},
 		Phase:       corev1.NodeRunning,
 	}
 	if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
