@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
@@ -139,10 +140,15 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 			}
 		}
 	}()
+	// The pods of an earlier run may still be going (they are deleted in the
+	// background): only the pods of the DaemonSets made now report.
+	owner := map[string]types.UID{}
 	for _, d := range run {
-		if _, err := dss.Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		made, err := dss.Create(ctx, d, metav1.CreateOptions{})
+		if err != nil {
 			return fmt.Errorf("create DaemonSet %s: %w", d.Name, err)
 		}
+		owner[d.Name] = made.UID
 	}
 
 	timeout := o.Timeout
@@ -170,13 +176,13 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 		return done, nil
 	})
 
-	reports, err := c.reports(ctx, CleanupName)
+	reports, err := c.reports(ctx, CleanupName, owner[CleanupName])
 	if err != nil {
 		return err
 	}
 	res.Nodes = agentReports(agentNodes, reports)
 	if len(run) > 1 {
-		purged, err := c.reports(ctx, PurgeName)
+		purged, err := c.reports(ctx, PurgeName, owner[PurgeName])
 		if err != nil {
 			return err
 		}
@@ -254,12 +260,12 @@ func (c *Client) eachPod(ctx context.Context, selector string, fn func(*corev1.P
 	}
 }
 
-// reports reads the report of every pod of a cleanup DaemonSet, by node: the init
-// container's termination message ("" while it has not run).
-func (c *Client) reports(ctx context.Context, name string) (map[string]NodeReport, error) {
+// reports reads the report of every pod of a cleanup DaemonSet (the one with UID
+// owner), by node: the init container's termination message ("" while it has not run).
+func (c *Client) reports(ctx context.Context, name string, owner types.UID) (map[string]NodeReport, error) {
 	out := map[string]NodeReport{}
 	err := c.eachPod(ctx, "app="+name, func(p *corev1.Pod) {
-		if p.Spec.NodeName == "" {
+		if p.Spec.NodeName == "" || !ownedBy(p, owner) {
 			return
 		}
 		msg, ended := initMessage(p)
@@ -269,6 +275,15 @@ func (c *Client) reports(ctx context.Context, name string) (map[string]NodeRepor
 		return nil, fmt.Errorf("list DaemonSet %s's pods: %w", name, err)
 	}
 	return out, nil
+}
+
+func ownedBy(p *corev1.Pod, uid types.UID) bool {
+	for _, o := range p.OwnerReferences {
+		if o.UID == uid {
+			return true
+		}
+	}
+	return false
 }
 
 // initMessage is the cleanup init container's termination message, and whether it ended.
@@ -345,10 +360,12 @@ func union(a, b []string) []string {
 	return keys(seen)
 }
 
-// deleteDaemonSet deletes a DaemonSet and its pods, and waits until it is gone.
+// deleteDaemonSet deletes a DaemonSet and waits until the object is gone. Its pods go
+// in the background: the garbage collector removes them (they only idle once they have
+// reported), and waiting for a thousand of them took most of a minute.
 func (c *Client) deleteDaemonSet(ctx context.Context, name string) error {
-	fg := metav1.DeletePropagationForeground
-	err := c.Kube.AppsV1().DaemonSets(c.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
+	bg := metav1.DeletePropagationBackground
+	err := c.Kube.AppsV1().DaemonSets(c.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

@@ -16,7 +16,8 @@ import (
 // cleanup pod at all are each named with their reason, not left out of the count.
 func TestCleanupReportsNameEveryAgentNode(t *testing.T) {
 	pod := func(name, app, node string, init *corev1.ContainerStateTerminated) *corev1.Pod {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system", Labels: map[string]string{"app": app}}, Spec: corev1.PodSpec{NodeName: node}}
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system", Labels: map[string]string{"app": app},
+			OwnerReferences: []metav1.OwnerReference{{UID: "this-run"}}}, Spec: corev1.PodSpec{NodeName: node}}
 		if init != nil {
 			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: cleanupContainer, State: corev1.ContainerState{Terminated: init}}}
 		}
@@ -36,7 +37,13 @@ func TestCleanupReportsNameEveryAgentNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports, err := c.reports(ctx, CleanupName)
+	// A pod of an earlier run, on the node with no pod of this run, does not count.
+	stale := pod("cleanup-d-old", CleanupName, "d", &corev1.ContainerStateTerminated{Message: report})
+	stale.OwnerReferences[0].UID = "an-earlier-run"
+	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, stale, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := c.reports(ctx, CleanupName, "this-run")
 	if err != nil {
 		t.Fatal(err)
 	}
