@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: host-tools help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
+.PHONY: romana-bin host-tools help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ cluster-up: controlplane cluster-bin ## start the local control plane (Kubernete
 
 cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 	$(BIN)/cluster down --dir .cluster
+
+romana-bin: ## build Romana v0.9.3.5's own programs from $$ROMANACTL_SHARED/romana-v0.9.3.5 into bin/romana-v0.9.3.5/ (skipped when current)
+	hack/build-romana.sh
 
 host-tools: ## install ip, iptables, unshare, curl and jq from Debian when missing (the tests run them for real)
 	hack/host-tools.sh
