@@ -69,7 +69,7 @@ cluster-up: controlplane cluster-bin ## start the local control plane (Kubernete
 cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 	$(BIN)/cluster down --dir .cluster
 
-romana-bin: ## build Romana v0.9.3.5's own programs from $$ROMANACTL_SHARED/romana-v0.9.3.5 into bin/romana-v0.9.3.5/ (skipped when current)
+romana-bin: ## build Romana v0.9.3.5's own programs from ROMANACTL_SHARED/romana-v0.9.3.5 into bin/romana-v0.9.3.5/ (skipped when current)
 	hack/build-romana.sh
 
 host-tools: ## install ip, iptables, unshare, curl and jq from Debian when missing (the tests run them for real)
