@@ -138,9 +138,14 @@ func (c *Client) stopped(why error, did string) error {
 	} else if err == nil {
 		state = fmt.Sprintf("there is no release %s now", ReleaseName)
 	}
+	next := "Run `romanactl status` to see what the other command did"
+	var lost *lock.LostError
+	if !errors.As(why, &lost) {
+		next = "Run `romanactl status` to see where the release stands"
+	}
 	return &LeaseLostError{Why: why, msg: fmt.Sprintf("%v. This command wrote nothing after that: %s; %s. "+
-		"Run `romanactl status` to see what the other command did; if the release is pending, `romanactl recover` ends it once no command holds the Lease",
-		why, did, state)}
+		"%s; if the release is pending, `romanactl recover` ends it once no command holds the Lease",
+		why, did, state, next)}
 }
 
 func takenOverWhy(h *lock.Holder) string {

@@ -167,3 +167,29 @@ func TestRootServicePutBackWhenTheUpgradeStoresNothing(t *testing.T) {
 		t.Fatalf("romana-root after the failed upgrade: %v %+v", gerr, svc)
 	}
 }
+
+// The same for a rollback with --recreate-root-service (and the --atomic rollback and
+// recover, which recreate it on their own): Helm's rollback stores nothing, and the
+// Service is put back.
+func TestRootServicePutBackWhenTheRollbackStoresNothing(t *testing.T) {
+	live := corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "romana-root", Namespace: DefaultNamespace},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.99.98", ClusterIPs: []string{"10.96.99.98"}, Ports: []corev1.ServicePort{{Name: "root", Port: 9600}}}}
+	d := &failingDriver{Memory: driver.NewMemory()}
+	c := failingClient(t, d, live)
+	ch := testChart(t)
+	store(t, c, ch, 1, release.StatusSuperseded, nil, rootManifest("10.96.99.99"))
+	store(t, c, ch, 2, release.StatusDeployed, nil, rootManifest("10.96.99.98"))
+	d.create = func(r *release.Release) error {
+		if r.Version == 3 {
+			return errors.New("injected: the API server refused the record")
+		}
+		return nil
+	}
+	_, err := c.rollbackLocked(context.Background(), RollbackOptions{Revision: 1, RecreateRootService: true}, false)
+	if err == nil || !strings.Contains(err.Error(), "romana-root, deleted to recreate it, was put back as it was (clusterIP 10.96.99.98)") {
+		t.Fatalf("message: %v", err)
+	}
+	if svc, gerr := c.Kube.CoreV1().Services(DefaultNamespace).Get(context.Background(), "romana-root", metav1.GetOptions{}); gerr != nil || svc.Spec.ClusterIP != "10.96.99.98" {
+		t.Fatalf("romana-root after the failed rollback: %v %+v", gerr, svc)
+	}
+}
