@@ -174,11 +174,11 @@ func assertNoWriteAfter(t *testing.T, p *testcluster.Proxy, since time.Time, all
 	return reqs
 }
 
-// TestClusterLeaseLostMidUpgrade takes the Lease away from a running upgrade, as a
-// command on another host does once it found the Lease lapsed. The upgrade must stop
+// TestClusterLeaseLost takes the Lease away from a running upgrade or install, as a
+// command on another host does once it found the Lease lapsed. The command must stop
 // writing: the fault proxy in front of the API server sees no accepted write from it
 // after the loss, except Helm's apply in progress, which runs to its end.
-func TestClusterLeaseLostMidUpgrade(t *testing.T) {
+func TestClusterLeaseLost(t *testing.T) {
 	c := cluster(t)
 	p, err := c.StartProxy(t.TempDir())
 	if err != nil {
@@ -211,6 +211,20 @@ func TestClusterLeaseLostMidUpgrade(t *testing.T) {
 		}
 		t.Logf("the upgrade stopped %s after its Lease was taken", took.Round(time.Millisecond))
 		chaosFigure(fmt.Sprintf("the Lease taken mid-wait | `upgrade` waiting (an agent that cannot become ready); the test takes its Lease as another host's command | it stopped %s later, naming the new holder, revision 2 left as Helm recorded it; 0 writes after the loss", took.Round(time.Second)))
+	})
+
+	t.Run("an install during the wait: nothing is undone", func(t *testing.T) {
+		defer cleanup(t)
+		defer giveBackLease(t)
+		r := start(t, p.KubeconfigPath, "install", "--set-json", "agent.tolerations=[]", "--timeout=60s")
+		r.until(t, "waiting for Romana", 60*time.Second)
+		stolen := stealLease(t)
+		r.wait(t, 20*time.Second)
+		assertLeaseLostMessage(t, r, "revision 1 was installed; the wait for Romana stopped, and nothing was marked failed or undone")
+		assertNoWriteAfter(t, p, stolen, nil)
+		if h := history(t); len(h) != 1 || h[0].Info.Status != release.StatusDeployed {
+			t.Errorf("want revision 1 as Helm left it (deployed), got:\n%s", describe(h))
+		}
 	})
 
 	t.Run("during Helm's apply: the apply runs to its end, then nothing", func(t *testing.T) {
