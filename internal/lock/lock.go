@@ -574,7 +574,13 @@ func (l *Lock) Release(ctx context.Context) error {
 			base = cur // ours at a version whose answer we lost
 		}
 	}
-	return err
+	if err == nil {
+		err = ctx.Err() // never tried: the caller gave no time
+	}
+	if err != nil {
+		return fmt.Errorf("release Lease %s/%s: %w", l.ns, l.name, err)
+	}
+	return nil
 }
 
 // releasedCopy is base as a released Lease that remembers this process as its last holder.

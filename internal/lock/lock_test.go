@@ -473,3 +473,21 @@ func TestRealPidAlive(t *testing.T) {
 		t.Error("an impossible pid runs")
 	}
 }
+
+// A Release that could not be made says so: the Lease then lapses on its own.
+func TestReleaseWithoutTimeSaysSo(t *testing.T) {
+	s, cs := newServer()
+	c := &clock{t: t0}
+	l, err := Acquire(context.Background(), cs, "ns", "romana", opts(c, nil, "host-a", "boot-a ns-a", 100, true, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Release(ctx); err == nil || !strings.Contains(err.Error(), "release Lease ns/romanactl-romana") {
+		t.Fatalf("a Release that wrote nothing: %v", err)
+	}
+	if h := s.get("ns").Spec.HolderIdentity; h == nil || *h != "ops@host-a pid 100" {
+		t.Errorf("holder after a Release without time: %v", h)
+	}
+}
