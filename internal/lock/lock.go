@@ -246,7 +246,9 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, namespace, release st
 				continue // another command created it first: judge it
 			}
 			if err != nil {
-				return nil, fmt.Errorf("create Lease %s/%s: %w", namespace, l.name, err)
+				if created = l.landed(ctx); created == nil {
+					return nil, fmt.Errorf("create Lease %s/%s: %w", namespace, l.name, err)
+				}
 			}
 			l.lease, l.confirmed = created, now
 			break
@@ -290,13 +292,26 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, namespace, release st
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("take Lease %s/%s: %w", namespace, l.name, err)
+			if updated = l.landed(ctx); updated == nil {
+				return nil, fmt.Errorf("take Lease %s/%s: %w", namespace, l.name, err)
+			}
 		}
 		l.lease, l.confirmed = updated, now
 		break
 	}
 	go l.renew()
 	return l, nil
+}
+
+// landed reads the Lease after a write whose answer was an error: the API server may
+// have applied it and the answer been lost on the way. It returns the Lease if it is
+// this process's now, else nil.
+func (l *Lock) landed(ctx context.Context) *coordv1.Lease {
+	cur, err := l.cs.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
+	if err != nil || !l.ours(cur) {
+		return nil
+	}
+	return cur
 }
 
 // looksFresh: the holder's last renewal, read on our clock, is within one lease

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -45,8 +46,8 @@ func (c *clock) skewed(off time.Duration) func() time.Time {
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // leaseServer is a fake API server for Leases: every write must carry the stored
-// resourceVersion (else 409 Conflict), and dropAnswers makes the next updates apply
-// but answer with a timeout, as when a connection is lost after the server wrote.
+// resourceVersion (else 409 Conflict), and dropAnswers makes the next creates or
+// updates apply but answer with a timeout, as when a connection is lost after the server wrote.
 type leaseServer struct {
 	mu          sync.Mutex
 	leases      map[string]*coordv1.Lease
@@ -85,6 +86,10 @@ func (s *leaseServer) react(a k8stesting.Action) (bool, runtime.Object, error) {
 		s.rv++
 		obj.ResourceVersion = strconv.Itoa(s.rv)
 		s.leases[key+obj.Name] = obj
+		if s.dropAnswers > 0 {
+			s.dropAnswers--
+			return true, nil, apierrors.NewTimeoutError("the answer was lost", 1)
+		}
 		return true, obj.DeepCopy(), nil
 	case "update":
 		obj := a.(k8stesting.UpdateAction).GetObject().(*coordv1.Lease).DeepCopy()
@@ -489,5 +494,34 @@ func TestReleaseWithoutTimeSaysSo(t *testing.T) {
 	}
 	if h := s.get("ns").Spec.HolderIdentity; h == nil || *h != "ops@host-a pid 100" {
 		t.Errorf("holder after a Release without time: %v", h)
+	}
+}
+
+// The answer to the write that takes the Lease may be lost too: the Lease is ours
+// nonetheless, and the command goes on instead of failing with the Lease held.
+func TestLostAnswerToTheTakingWrite(t *testing.T) {
+	for _, released := range []bool{false, true} {
+		t.Run(fmt.Sprintf("released=%v", released), func(t *testing.T) {
+			s, cs := newServer()
+			c := &clock{t: t0}
+			if released {
+				l, err := Acquire(context.Background(), cs, "ns", "romana", opts(c, nil, "host-a", "boot-a ns-a", 100, true, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := l.Release(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.dropAnswers = 1 // the create of a new Lease, or the update of a released one
+			l, err := Acquire(context.Background(), cs, "ns", "romana", opts(c, nil, "host-b", "boot-b ns-b", 200, true, nil))
+			if err != nil {
+				t.Fatalf("the Lease is ours, its answer was lost: %v", err)
+			}
+			c.add(RenewEvery)
+			if err := l.renewNow(context.Background()); err != nil {
+				t.Fatalf("renewal: %v", err)
+			}
+		})
 	}
 }
