@@ -254,3 +254,73 @@ func TestClusterLeaseLost(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterLeaseAnswerLost: the API server applies a write of the Lease but its
+// answer is lost on the way back. The Lease is still this command's: the upgrade must
+// go on and succeed, not take the error (or the Conflict the next renewal meets) for a
+// lost Lease and stop, or, before, roll its own healthy upgrade back.
+func TestClusterLeaseAnswerLost(t *testing.T) {
+	c := cluster(t)
+	p, err := c.StartProxy(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, tt := range []struct {
+		name string
+		// afterPending adds the drop once the revision is pending: the next write of
+		// the Lease is then a renewal, not the one that takes it.
+		afterPending bool
+		want         []string // the Lease's requests from the dropped one on: method status
+	}{
+		{"of the write that takes it", false, []string{"PUT 200 dropped", "GET 200"}},
+		{"of a renewal", true, []string{"PUT 200 dropped", "PUT 409", "GET 200", "PUT 200"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer cleanup(t)
+			mustOK(t, rc(t, "install"))
+			pw := password(t)
+			// Helm's update of romana-agent is held 10 s, so renewals fall within the upgrade.
+			defer p.Add(&testcluster.Rule{Method: "PATCH", PathContains: "/daemonsets/romana-agent", Delay: 10 * time.Second, Times: 1})()
+			drop := &testcluster.Rule{Method: "PUT", PathContains: "/leases/romanactl-romana", DropAnswer: true, Times: 1}
+			if !tt.afterPending {
+				defer p.Add(drop)()
+			}
+			p.Requests()
+			r := start(t, p.KubeconfigPath, "upgrade", "--tag=v0.9.3", "--timeout=60s")
+			if tt.afterPending {
+				waitPending(t)
+				defer p.Add(drop)()
+			}
+			r.wait(t, 2*time.Minute)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s%s", r.code, r.stdout(), r.errb.String())
+			}
+			var seen []string
+			from := -1
+			for _, q := range p.Requests() {
+				if !strings.Contains(q.Path, "/leases/romanactl-romana") {
+					continue
+				}
+				line := fmt.Sprintf("%s %d", q.Method, q.Status)
+				if q.Fault == "answer dropped" {
+					line += " dropped"
+					from = len(seen)
+				}
+				seen = append(seen, line)
+			}
+			if from < 0 || len(seen) < from+len(tt.want) || strings.Join(seen[from:from+len(tt.want)], ", ") != strings.Join(tt.want, ", ") {
+				t.Fatalf("the Lease's requests: want %v from the dropped answer on, got %v", tt.want, seen)
+			}
+			assertSettled(t, pw)
+			if h := history(t); len(h) != 2 {
+				t.Fatalf("want revisions 1 and 2 only:\n%s", describe(h))
+			}
+			// Released on the way out: the command did not lose track of its Lease.
+			l, err := shared.Client.CoordinationV1().Leases("kube-system").Get(context.Background(), "romanactl-romana", metav1.GetOptions{})
+			if err != nil || l.Spec.HolderIdentity != nil {
+				t.Fatalf("the Lease after the upgrade: %v %+v", err, l)
+			}
+		})
+	}
+}

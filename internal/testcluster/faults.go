@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -51,6 +52,9 @@ type Rule struct {
 	Delay time.Duration
 	// Cut closes the client's connection without an answer.
 	Cut bool
+	// DropAnswer forwards the request, then closes the client's connection without
+	// the API server's answer: a connection lost after the server applied a write.
+	DropAnswer bool
 
 	hits int
 }
@@ -58,7 +62,7 @@ type Rule struct {
 // Request is one request the proxy saw, and what it did with it.
 type Request struct {
 	Method, Path string
-	Fault        string // "", "status 500", "cut", "delay 2s"
+	Fault        string // "", "status 500", "cut", "delay 2s", "answer dropped"
 	// At is when the request reached the proxy; Status is the API server's answer
 	// (0 when there was none), so a test can tell a write that changed something from
 	// one the server refused (a 409 Conflict).
@@ -122,6 +126,18 @@ func (c *Cluster) StartProxy(dir string) (*Proxy, error) {
 			switch {
 			case rule.Cut:
 				req.Fault = "cut"
+				p.record(req)
+				if hj, ok := w.(http.Hijacker); ok {
+					if conn, _, err := hj.Hijack(); err == nil {
+						_ = conn.Close()
+						return
+					}
+				}
+				panic(http.ErrAbortHandler)
+			case rule.DropAnswer:
+				rec := httptest.NewRecorder()
+				rp.ServeHTTP(rec, r)
+				req.Fault, req.Status = "answer dropped", rec.Code
 				p.record(req)
 				if hj, ok := w.(http.Hijacker); ok {
 					if conn, _, err := hj.Hijack(); err == nil {
@@ -230,7 +246,8 @@ func Writes(rs []Request) []Request {
 	return out
 }
 
-// IsWrite: a POST, PUT, PATCH or DELETE that reached the API server, except the
+// IsWrite: a POST, PUT, PATCH or DELETE that reached the API server (an answer dropped
+// on the way back included), except the
 // access reviews the pre-flight asks (they store nothing).
 func IsWrite(r Request) bool {
 	switch r.Method {
@@ -238,7 +255,7 @@ func IsWrite(r Request) bool {
 	default:
 		return false
 	}
-	return r.Fault == "" && !strings.Contains(r.Path, "selfsubjectaccessreviews")
+	return (r.Fault == "" || r.Fault == "answer dropped") && !strings.Contains(r.Path, "selfsubjectaccessreviews")
 }
 
 // Close stops the proxy.
