@@ -123,7 +123,7 @@ func (e *LostError) Error() string {
 	if e.By == "" {
 		return fmt.Sprintf("lost Lease %s/%s: it was deleted while this command held it", e.Namespace, e.Name)
 	}
-	return fmt.Sprintf("lost Lease %s/%s to %s (`romanactl %s`): this command could not renew it for %s, so the other command took it over",
+	return fmt.Sprintf("lost Lease %s/%s to %s (`romanactl %s`): another command holds it now, as happens when this command's renewals do not reach the API server for %s",
 		e.Namespace, e.Name, e.By, e.Command, Duration)
 }
 
