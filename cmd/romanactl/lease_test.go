@@ -227,32 +227,39 @@ func TestClusterLeaseLost(t *testing.T) {
 		}
 	})
 
-	t.Run("during Helm's apply: the apply runs to its end, then nothing", func(t *testing.T) {
-		defer cleanup(t)
-		defer giveBackLease(t)
-		mustOK(t, rc(t, "install"))
-		pw := password(t)
-		// Helm's update of romana-agent is held 9 s: two renewals meet the new holder
-		// meanwhile, so the loss is known while Helm's apply is still going.
-		defer p.Add(&testcluster.Rule{Method: "PATCH", PathContains: "/daemonsets/romana-agent", Delay: 9 * time.Second, Times: 1})()
-		r := start(t, p.KubeconfigPath, "upgrade", "--tag=v0.9.3", "--timeout=60s")
-		waitPending(t)
-		stolen := stealLease(t)
-		r.wait(t, 40*time.Second)
-		assertLeaseLostMessage(t, r, "Helm's apply of revision 2 ran to its end (it succeeded)")
-		// Helm's apply goes on after the loss: its patches of the release's objects and
-		// its records of revisions 1 and 2. Nothing else: no failure record, no
-		// rollback (which would create revision 3), no deletion, no Lease.
-		assertNoWriteAfter(t, p, stolen, func(w testcluster.Request) bool {
-			return (w.Method == "PATCH" && !strings.Contains(w.Path, "/leases/")) ||
-				(w.Method == "PUT" && (strings.HasSuffix(w.Path, "/secrets/sh.helm.release.v1.romana.v1") || strings.HasSuffix(w.Path, "/secrets/sh.helm.release.v1.romana.v2")))
+	for _, wait := range []bool{true, false} {
+		t.Run(fmt.Sprintf("during Helm's apply, --wait=%v: the apply runs to its end, then nothing", wait), func(t *testing.T) {
+			defer cleanup(t)
+			defer giveBackLease(t)
+			mustOK(t, rc(t, "install"))
+			pw := password(t)
+			// Helm's update of romana-agent is held 9 s: two renewals meet the new holder
+			// meanwhile, so the loss is known while Helm's apply is still going.
+			defer p.Add(&testcluster.Rule{Method: "PATCH", PathContains: "/daemonsets/romana-agent", Delay: 9 * time.Second, Times: 1})()
+			r := start(t, p.KubeconfigPath, "upgrade", "--tag=v0.9.3", "--timeout=60s", fmt.Sprintf("--wait=%v", wait))
+			waitPending(t)
+			stolen := stealLease(t)
+			r.wait(t, 40*time.Second)
+			if wait {
+				assertLeaseLostMessage(t, r, "Helm's apply of revision 2 ran to its end (it succeeded)")
+			} else if r.code != 0 {
+				// Nothing was left to write: the upgrade is done.
+				t.Errorf("a good apply without --wait, its Lease lost meanwhile: exit %d\n%s", r.code, r.errb.String())
+			}
+			// Helm's apply goes on after the loss: its patches of the release's objects and
+			// its records of revisions 1 and 2. Nothing else: no failure record, no
+			// rollback (which would create revision 3), no deletion, no Lease.
+			assertNoWriteAfter(t, p, stolen, func(w testcluster.Request) bool {
+				return (w.Method == "PATCH" && !strings.Contains(w.Path, "/leases/")) ||
+					(w.Method == "PUT" && (strings.HasSuffix(w.Path, "/secrets/sh.helm.release.v1.romana.v1") || strings.HasSuffix(w.Path, "/secrets/sh.helm.release.v1.romana.v2")))
+			})
+			// Not abandoned half-way: revision 2 is deployed and every DaemonSet runs it.
+			assertSettled(t, pw)
+			if h := history(t); len(h) != 2 {
+				t.Errorf("want revisions 1 and 2 only:\n%s", describe(h))
+			}
 		})
-		// Not abandoned half-way: revision 2 is deployed and every DaemonSet runs it.
-		assertSettled(t, pw)
-		if h := history(t); len(h) != 2 {
-			t.Errorf("want revisions 1 and 2 only:\n%s", describe(h))
-		}
-	})
+	}
 }
 
 // TestClusterLeaseAnswerLost: the API server applies a write of the Lease but its

@@ -142,7 +142,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 			}
 			return fmt.Errorf("install failed before anything was stored: %w", classify(err))
 		}
-		if lerr := c.leaseLost(); lerr != nil {
+		if lerr := c.leaseLost(); lerr != nil && (err != nil || o.Wait) {
 			return c.stopped(lerr, fmt.Sprintf("Helm's install of revision 1 ran to its end (%s); nothing was undone", applied(err)))
 		}
 		if err == nil && o.Wait {

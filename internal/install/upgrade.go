@@ -251,7 +251,9 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		}
 		return nil, fmt.Errorf("upgrade failed before anything was stored, nothing to roll back: %w; %s", classify(err), wrote)
 	}
-	if lerr := c.leaseLost(); lerr != nil {
+	// Lost during the apply: a failed apply is not recorded or rolled back, and a good
+	// one is not waited for. A good apply that is not to be waited for is done.
+	if lerr := c.leaseLost(); lerr != nil && (err != nil || o.Wait) {
 		return nil, c.stopped(lerr, fmt.Sprintf("Helm's apply of revision %d ran to its end (%s)", p.last.Version+1, applied(err)))
 	}
 	if err == nil && o.Wait {
