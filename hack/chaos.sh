@@ -8,7 +8,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 start=$(date +%s)
 ROMANACTL_HELM="$PWD/bin/helm" ROMANACTL_CHAOS_OUT="$out" go test -count=1 -timeout 15m ./cmd/romanactl/ \
-  -run 'TestClusterSIGKILL|TestClusterAPIServerDown|TestClusterConcurrentCommands|TestClusterRomanactlAndHelmAtOnce|TestClusterFaultProxy|TestClusterPasswordSurvivesFailedAtomicInstall' -v \
+  -run 'TestClusterSIGKILL|TestClusterLeaseLost|TestClusterAPIServerDown|TestClusterConcurrentCommands|TestClusterRomanactlAndHelmAtOnce|TestClusterFaultProxy|TestClusterPasswordSurvivesFailedAtomicInstall' -v \
   | tee /dev/stderr | grep -E '^(=== RUN|--- (PASS|FAIL)|    faults_test.go:[0-9]+: (SIGKILL|10 |upgrade with))' > "$out.log" || { echo "chaos: tests failed" >&2; exit 1; }
 took=$(( $(date +%s) - start ))
 {

@@ -543,8 +543,44 @@ func TestClusterSIGKILL(t *testing.T) {
 		}
 		assertSettled(t, pw)
 	}
+	// One more run is killed while it is certainly pending: the proxy holds Helm's
+	// update of romana-agent, and the kill comes once the pending-upgrade record is
+	// stored. Whatever the random runs hit, the recover path is exercised.
+	p, err := shared.StartProxy(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	hold := &testcluster.Rule{Method: "PATCH", PathContains: "/daemonsets/romana-agent", Delay: 30 * time.Second, Times: 1}
+	rm := p.Add(hold)
+	// A tag neither random run deploys, so this upgrade is never a no-op.
+	cmd := exec.Command(bin, "upgrade", "--tag=v0.9.3.7", "--timeout=60s", "--kubeconfig", p.KubeconfigPath)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	rm()
+	if p.Hits(hold) == 0 {
+		t.Fatal("the held run never reached the DaemonSet update")
+	}
+	h := history(t)
+	if !h[len(h)-1].Info.Status.IsPending() {
+		t.Fatalf("the run killed mid-apply left no pending revision:\n%s", describe(h))
+	}
+	pending++
+	if r := proc(t, shared.KubeconfigPath, 2*time.Minute, "recover", "--timeout=60s"); r.code != 0 || !strings.Contains(r.stdout, "Recovered: revision") {
+		t.Fatalf("recover after the held run: exit %d\n%s%s\n%s", r.code, r.stdout, r.stderr, describe(h))
+	}
+	recovered++
+	assertSettled(t, pw)
+	runs++
+	if pending == 0 || recovered != pending {
+		t.Fatalf("%d runs left the release pending and recover ended %d: the recover path was not proven", pending, recovered)
+	}
 	t.Logf("SIGKILL: %d of %d runs left the release pending; recover ended %d", pending, runs, recovered)
-	chaosFigure(fmt.Sprintf("SIGKILL during upgrade | seed %d, %d runs: half at a random point of the whole command (span %s), half within 150 ms after the pre-flight report (the apply) | %d left pending, %d/%d ended by recover, 0 passwords changed",
+	chaosFigure(fmt.Sprintf("SIGKILL during upgrade | seed %d, %d runs: half at a random point of the whole command (span %s), half within 150 ms after the pre-flight report (the apply), 1 while held pending mid-apply by the proxy | %d left pending, %d/%d ended by recover, 0 passwords changed",
 		seed, runs, span.Round(time.Millisecond), pending, recovered, pending))
 }
 

@@ -16,6 +16,7 @@ import (
 	romana "github.com/romana/romanactl"
 	"github.com/romana/romanactl/internal/chartsrc"
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/lock"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -101,7 +102,7 @@ cluster's network before it touches anything.
 					c.Wrap(o.debug.Wrap)
 					return c
 				}
-				o.debug.Printf("romanactl %s: %s", version, strings.Join(o.args, " "))
+				o.debug.Printf("romanactl %s: %s", version, lock.CommandLine(o.args))
 			}
 		},
 	}
@@ -322,7 +323,10 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 // commandLine is the command as a Lease records it: the subcommand and the flags given,
-// without the kubeconfig flags (credentials and local paths say nothing to others).
+// without the kubeconfig flags (credentials and local paths say nothing to others),
+// and with the user information of any URL removed (lock.CommandLine). What it returns
+// lands in the Lease, in the "locked by" error and in status, so it must never carry
+// a credential.
 func commandLine(cmd *cobra.Command, args []string) []string {
 	out := strings.Fields(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()))
 	cmd.Flags().Visit(func(f *pflag.Flag) {
@@ -340,11 +344,16 @@ func commandLine(cmd *cobra.Command, args []string) []string {
 	return append(out, args...)
 }
 
-// kubeFlags are cli-runtime's connection flags.
-var kubeFlags = map[string]bool{"kubeconfig": true, "context": true, "cluster": true, "user": true, "token": true,
-	"as": true, "as-group": true, "as-uid": true, "client-certificate": true, "client-key": true, "certificate-authority": true,
-	"insecure-skip-tls-verify": true, "server": true, "tls-server-name": true, "request-timeout": true, "cache-dir": true,
-	"disable-compression": true, "namespace": true, "username": true, "password": true}
+// kubeFlags are cli-runtime's connection flags, read from ConfigFlags itself: a flag a
+// later cli-runtime adds (as --proxy-url and --as-user-extra were, which carry a proxy
+// password and impersonation data) is left out without anyone updating a list.
+var kubeFlags = func() map[string]bool {
+	fs := pflag.NewFlagSet("kube", pflag.ContinueOnError)
+	genericclioptions.NewConfigFlags(true).AddFlags(fs)
+	out := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) { out[f.Name] = true })
+	return out
+}()
 
 // debugLog adapts the standard logger to --debug.
 type debugLog struct{ d *install.Debug }

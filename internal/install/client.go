@@ -32,6 +32,8 @@ type Client struct {
 	Debug *Debug
 	// adopt: the install in progress takes over objects of no release (migrate).
 	adopt bool
+	// lease is the release's Lease while an operation holds it (nil otherwise).
+	lease *heldLease
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).

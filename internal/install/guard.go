@@ -21,38 +21,131 @@ import (
 const PasswordSecret = "romana-datastore"
 
 // locked runs fn while holding the release's Lease. fn's context is cancelled when the
-// Lease is lost (another command took it after it expired), so a command that cannot
-// renew stops writing. The Lease is released on return, SIGINT/SIGTERM included: the
-// release uses a context that outlives the command's.
+// Lease is lost (another command took it after this one could not renew it), so a
+// command that cannot renew stops waiting; from then on it writes nothing (see
+// mayWrite). The Lease is released on return, SIGINT/SIGTERM included: the release uses
+// a context that outlives the command's.
 func (c *Client) locked(ctx context.Context, fn func(ctx context.Context) error) error {
-	l, err := lock.Acquire(ctx, c.Kube, c.Namespace, ReleaseName, lock.Options{Command: c.Command})
+	l, err := lock.Acquire(ctx, c.Kube, c.Namespace, ReleaseName, lock.Options{Command: c.Command,
+		Watching: func(h lock.Holder, until time.Time) {
+			c.progress("the Lease of %s (`romanactl %s`) was last renewed at %s by its clock; watching it until %s (this machine's clock) before taking it over",
+				h.Identity, h.Command, h.Renewed.Format(time.RFC3339), until.Format(time.RFC3339))
+		}})
 	if err != nil {
 		return err
 	}
-	c.Debug.Printf("romanactl: Lease %s/romanactl-%s acquired for `romanactl %s`", c.Namespace, ReleaseName, c.Command)
+	c.Debug.Printf("romanactl: Lease %s/romanactl-%s acquired for `romanactl %s`", c.Namespace, ReleaseName, lock.RedactCommand(c.Command))
 	if l.TakenOver != nil {
 		c.progress("took over the Lease of %s (`romanactl %s`), which %s", l.TakenOver.Identity, l.TakenOver.Command, takenOverWhy(l.TakenOver))
 	}
+	// leaseCtx ends only with the Lease: the clean-up after a failure survives
+	// SIGINT/SIGTERM, but not the loss of the Lease. wctx ends with either.
+	leaseCtx, leaseCancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	wctx, cancel := context.WithCancelCause(ctx)
+	stopWatch := make(chan struct{})
 	go func() {
 		select {
 		case <-l.Lost():
+			leaseCancel(l.LostErr())
 			cancel(l.LostErr())
-		case <-wctx.Done():
+		case <-stopWatch:
 		}
 	}()
+	c.lease = &heldLease{lock: l, ctx: leaseCtx}
 	defer func() {
+		close(stopWatch)
 		cancel(nil)
+		leaseCancel(nil)
+		c.lease = nil
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer rcancel()
 		rerr := l.Release(rctx)
 		c.Debug.Printf("romanactl: Lease released (%v)", errOrOK(rerr))
 	}()
 	err = fn(wctx)
-	if lerr := l.LostErr(); lerr != nil && err != nil {
+	var stopped *LeaseLostError
+	if lerr := l.LostErr(); lerr != nil && err != nil && !errors.As(err, &stopped) {
 		return fmt.Errorf("%w (%v)", err, lerr)
 	}
 	return err
+}
+
+// heldLease is the release's Lease while an operation holds it.
+type heldLease struct {
+	lock *lock.Lock
+	// ctx is cancelled when the Lease is lost, and by nothing else.
+	ctx context.Context
+}
+
+// LeaseLostError is the failure of a command that lost the release's Lease (or could
+// not confirm it still held it) and so stopped writing. It is an operational failure
+// (exit 1).
+type LeaseLostError struct {
+	Why error
+	msg string
+}
+
+func (e *LeaseLostError) Error() string { return e.msg }
+func (e *LeaseLostError) Unwrap() error { return e.Why }
+
+// mayWrite says whether this process may write to the release now: nil outside the
+// Lease (no operation holds it) or while the Lease is confirmed; otherwise why not (a
+// *lock.LostError when another command holds it). Every write an operation makes after
+// its first one asks it first: once the Lease is lost, this process writes nothing
+// more, so it can never undo or overwrite the work of the command that took over.
+func (c *Client) mayWrite(ctx context.Context) error {
+	if c.lease == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lock.RenewEvery)
+	defer cancel()
+	if err := c.lease.lock.Check(cctx); err != nil {
+		var lost *lock.LostError
+		if errors.As(err, &lost) {
+			return err
+		}
+		return fmt.Errorf("could not confirm that this command still holds the Lease %s/romanactl-%s: %w", c.Namespace, ReleaseName, err)
+	}
+	return nil
+}
+
+// leaseLost is the loss of the Lease, if it was lost (no request is made).
+func (c *Client) leaseLost() error {
+	if c.lease == nil {
+		return nil
+	}
+	return c.lease.lock.LostErr()
+}
+
+// cleanupCtx is the context of a clean-up after a failure (an --atomic rollback or
+// undo, recover): not cancelled by SIGINT/SIGTERM, since stopping half-way would leave
+// the state the clean-up is meant to end, but cancelled when the Lease is lost.
+func (c *Client) cleanupCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	if c.lease != nil {
+		base = c.lease.ctx
+	}
+	return context.WithTimeout(base, timeout)
+}
+
+// stopped is the error of a command that may not write any more (why, from mayWrite).
+// did says what the command had done until then; the release's state is read again, so
+// the message says where things stand, and how to go on.
+func (c *Client) stopped(why error, did string) error {
+	state := "the release could not be read"
+	if last, err := c.lastOrNone(); err == nil && last != nil {
+		state = fmt.Sprintf("release %s is now at revision %d (%s)", ReleaseName, last.Version, last.Info.Status)
+	} else if err == nil {
+		state = fmt.Sprintf("there is no release %s now", ReleaseName)
+	}
+	next := "Run `romanactl status` to see what the other command did"
+	var lost *lock.LostError
+	if !errors.As(why, &lost) {
+		next = "Run `romanactl status` to see where the release stands"
+	}
+	return &LeaseLostError{Why: why, msg: fmt.Sprintf("%v. This command wrote nothing after that: %s; %s. "+
+		"%s; if the release is pending, `romanactl recover` ends it once no command holds the Lease",
+		why, did, state, next)}
 }
 
 func takenOverWhy(h *lock.Holder) string {

@@ -128,7 +128,11 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 				return err
 			}
 		}
-		rel, err := inst.RunWithContext(ctx, o.Chart, o.Resolved.Supplied)
+		if err := c.mayWrite(ctx); err != nil {
+			return c.stopped(err, "Helm's install had not started")
+		}
+		// Helm's apply runs to its end whatever happens to ctx (see upgradeLocked).
+		rel, err := inst.RunWithContext(context.WithoutCancel(ctx), o.Chart, o.Resolved.Supplied)
 		if err != nil && !c.wroteRevision(rel, 1) {
 			// Nothing of ours was stored (a helm CLI got there first, or the API server
 			// refused the record): there is nothing to undo, and undoing would remove
@@ -138,8 +142,14 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 			}
 			return fmt.Errorf("install failed before anything was stored: %w", classify(err))
 		}
+		if lerr := c.leaseLost(); lerr != nil && (err != nil || o.Wait) {
+			return c.stopped(lerr, fmt.Sprintf("Helm's install of revision 1 ran to its end (%s); nothing was undone", applied(err)))
+		}
 		if err == nil && o.Wait {
 			err = c.waitFor(ctx, "installed", rel, o.Timeout)
+			if lerr := c.leaseLost(); err != nil && lerr != nil {
+				return c.stopped(lerr, "revision 1 was installed; the wait for Romana stopped, and nothing was marked failed or undone")
+			}
 		}
 		if err == nil {
 			res.Release = rel
@@ -150,10 +160,14 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 			return fmt.Errorf("install failed: %w; the API server does not answer now (%v), so nothing was undone. "+
 				"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else `romanactl uninstall`", err, rerr)
 		}
+		if werr := c.mayWrite(ctx); werr != nil {
+			return c.stopped(werr, fmt.Sprintf("the install failed (%v); nothing was marked failed or undone", err))
+		}
 		if !o.Atomic {
-			c.markFailed(rel, err)
 			left := "failed (uninstall with `romanactl uninstall`)"
-			if st, gerr := c.Cfg.Releases.Get(ReleaseName, 1); gerr == nil && st.Info.Status.IsPending() {
+			if merr := c.markFailed(rel, err); merr != nil {
+				left = fmt.Sprintf("as Helm recorded it: recording the failure failed (%v); `romanactl status` shows it, `romanactl recover` ends a pending one", merr)
+			} else if st, gerr := c.Cfg.Releases.Get(ReleaseName, 1); gerr == nil && st.Info.Status.IsPending() {
 				left = st.Info.Status.String() + ": recording the failure failed too (`romanactl recover` ends it)"
 			}
 			return fmt.Errorf("install failed, release left %s: %w", left, err)
@@ -171,10 +185,13 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 // MySQL initialises the host's data directory with the password it first sees, and a
 // later install must find the same one.
 func (c *Client) undoInstall(ctx context.Context, cause error, secretExisted bool) error {
-	// A cancelled ctx (SIGINT/SIGTERM) must not stop the clean-up.
-	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	// A cancelled ctx (SIGINT/SIGTERM) must not stop the clean-up; a lost Lease does.
+	cleanCtx, cancel := c.cleanupCtx(ctx, 2*time.Minute)
 	defer cancel()
 	podsSeen := c.servicesPodsSeen(cleanCtx)
+	if err := c.mayWrite(cleanCtx); err != nil {
+		return c.stopped(err, fmt.Sprintf("the install failed (%v) and was not undone", cause))
+	}
 	un := action.NewUninstall(c.Cfg)
 	// Not the node-cleanup hook: Helm would create its DaemonSet and leave it behind.
 	un.DisableHooks = true
@@ -187,6 +204,8 @@ func (c *Client) undoInstall(ctx context.Context, cause error, secretExisted boo
 	if !secretExisted {
 		if podsSeen || c.servicesPodsSeen(cleanCtx) {
 			kept = fmt.Sprintf("Secret %s was kept: a romana-services pod may have initialised the datastore with it", PasswordSecret)
+		} else if err := c.mayWrite(cleanCtx); err != nil {
+			kept = fmt.Sprintf("Secret %s was kept: %v", PasswordSecret, err)
 		} else {
 			// This install made the password Secret and no datastore can have used it.
 			_ = c.Kube.CoreV1().Secrets(c.Namespace).Delete(cleanCtx, PasswordSecret, metav1.DeleteOptions{})
@@ -198,21 +217,30 @@ func (c *Client) undoInstall(ctx context.Context, cause error, secretExisted boo
 
 // markFailed records a failure on a revision Helm stored as deployed (a failed wait),
 // or left pending (it could not record the failure itself), so `helm list` and
-// `romanactl status` tell the truth.
-func (c *Client) markFailed(rel *release.Release, cause error) {
+// `romanactl status` tell the truth. It writes nothing once the Lease is lost, and
+// returns why the record was not made.
+func (c *Client) markFailed(rel *release.Release, cause error) error {
 	if rel == nil || rel.Info == nil {
-		return
+		return nil
 	}
 	// Judge by the stored record: Helm's in-memory copy may say failed when storing
 	// that failed.
 	stored, err := c.Cfg.Releases.Get(rel.Name, rel.Version)
-	if err != nil || (stored.Info.Status != release.StatusDeployed && !stored.Info.Status.IsPending()) {
-		return
+	if err != nil {
+		return fmt.Errorf("read revision %d: %w", rel.Version, err)
+	}
+	if stored.Info.Status != release.StatusDeployed && !stored.Info.Status.IsPending() {
+		return nil
+	}
+	if err := c.mayWrite(context.Background()); err != nil {
+		return err
 	}
 	stored.SetStatus(release.StatusFailed, "romanactl: "+cause.Error())
-	if c.Cfg.Releases.Update(stored) == nil {
-		rel.Info = stored.Info
+	if err := c.Cfg.Releases.Update(stored); err != nil {
+		return fmt.Errorf("store revision %d as failed: %w", rel.Version, err)
 	}
+	rel.Info = stored.Info
+	return nil
 }
 
 // preflight runs the checks and writes the report. manifest is the release the

@@ -65,7 +65,7 @@ func (c *Client) PlanRecover(ctx context.Context) (*RecoverPlan, error) {
 			"then run `romanactl install` again",
 		}
 	case release.StatusPendingUpgrade, release.StatusPendingRollback:
-		target, err := c.lastGood()
+		target, err := c.lastGood(0)
 		if err != nil {
 			return nil, fmt.Errorf("revision %d is %s and no earlier revision was ever deployed: %w; `romanactl uninstall` removes it", last.Version, last.Info.Status, err)
 		}
@@ -104,9 +104,12 @@ func (c *Client) Recover(ctx context.Context, o RecoverOptions) (*RecoverPlan, *
 				ReleaseName, now.Revision, now.Status)
 		}
 		// The clean-up must finish even after SIGINT/SIGTERM: stopping half-way would
-		// leave the state recover is meant to end.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.Timeout+2*time.Minute)
+		// leave the state recover is meant to end. The loss of the Lease stops it.
+		wctx, cancel := c.cleanupCtx(ctx, o.Timeout+2*time.Minute)
 		defer cancel()
+		if err := c.mayWrite(wctx); err != nil {
+			return c.stopped(err, "recover had not started")
+		}
 		switch plan.Action {
 		case RecoverUninstall:
 			un := action.NewUninstall(c.Cfg)

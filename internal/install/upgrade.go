@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -203,6 +204,15 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 }
 
 // upgradeLocked applies a planned upgrade; the caller holds the Lease.
+//
+// Helm's apply runs on a context that nothing cancels: Helm's RunWithContext returns
+// at a cancel while its goroutine goes on applying, and records the revision failed
+// while that goroutine may still record it deployed. So SIGINT/SIGTERM and the loss of
+// the Lease stop the wait, never the apply. Helm's own writes of the release record
+// within the apply (pending-upgrade, then deployed or failed) are part of the apply and
+// happen even if the Lease was lost meanwhile: stopping them would leave the revision
+// pending-upgrade and half applied. After the apply, a command that lost the Lease
+// writes nothing: no failure record, no rollback, no romana-root put back.
 func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *plannedUpgrade) (*release.Release, error) {
 	// The plan was made from reads before the Lease: if another command wrote a
 	// revision since, this one was planned on a stale release and must not write.
@@ -216,24 +226,41 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		}
 		return nil, c.changedUnder(ctx, fmt.Sprintf("revision %d (%s)", p.last.Version, p.last.Info.Status), now)
 	}
+	if err := c.mayWrite(ctx); err != nil {
+		return nil, c.stopped(err, "it had not started")
+	}
+	// Deleting romana-root and Helm's apply, which creates it again with the new
+	// address, are one step: no check of the Lease comes between them.
+	var deletedRoot *corev1.Service
 	if o.RecreateRootService && p.oldIP != "" && p.oldIP != p.newIP {
 		c.progress("deleting romana-root (%s) to recreate it with %s", p.oldIP, p.newIP)
-		err := c.Kube.CoreV1().Services(c.Namespace).Delete(ctx, "romana-root", metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("delete romana-root: %w", err)
+		if deletedRoot, err = c.deleteRoot(ctx); err != nil {
+			return nil, err
 		}
 	}
-	rel, err := c.newUpgrade(o).RunWithContext(ctx, ReleaseName, o.Chart, p.resolved.Supplied)
+	rel, err := c.newUpgrade(o).RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
 	if err != nil && !c.wroteRevision(rel, p.last.Version+1) {
 		// Nothing of ours was stored, so there is nothing to roll back: rolling back
 		// here would undo another command's revision.
-		if helmPending(err) {
-			return nil, fmt.Errorf("upgrade refused: %w (a helm CLI is changing romana at the same time); nothing was written by this command", err)
+		wrote := "nothing was written by this command"
+		if deletedRoot != nil {
+			wrote = c.putBackRoot(ctx, deletedRoot, p.last.Version) + "; nothing else was written by this command"
 		}
-		return nil, fmt.Errorf("upgrade failed before anything was stored, nothing to roll back: %w", classify(err))
+		if helmPending(err) {
+			return nil, fmt.Errorf("upgrade refused: %w (a helm CLI is changing romana at the same time); %s", err, wrote)
+		}
+		return nil, fmt.Errorf("upgrade failed before anything was stored, nothing to roll back: %w; %s", classify(err), wrote)
+	}
+	// Lost during the apply: a failed apply is not recorded or rolled back, and a good
+	// one is not waited for. A good apply that is not to be waited for is done.
+	if lerr := c.leaseLost(); lerr != nil && (err != nil || o.Wait) {
+		return nil, c.stopped(lerr, fmt.Sprintf("Helm's apply of revision %d ran to its end (%s)", p.last.Version+1, applied(err)))
 	}
 	if err == nil && o.Wait {
 		err = c.waitFor(ctx, "upgraded to", rel, o.Timeout)
+		if lerr := c.leaseLost(); err != nil && lerr != nil {
+			return nil, c.stopped(lerr, fmt.Sprintf("revision %d was applied; the wait for Romana stopped, and the revision was neither marked failed nor rolled back", rel.Version))
+		}
 	}
 	if err == nil {
 		return rel, nil
@@ -244,43 +271,74 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision",
 			err, rerr, p.last.Version+1, p.last.Version)
 	}
-	// Helm stored the revision as deployed before the wait failed: record the failure
-	// first, so it is never taken for the good revision to return to.
-	c.markFailed(rel, err)
+	if werr := c.mayWrite(ctx); werr != nil {
+		return nil, c.stopped(werr, fmt.Sprintf("revision %d failed (%v) and was neither marked failed nor rolled back", p.last.Version+1, err))
+	}
+	// Helm stored the revision as deployed before the wait failed: record the failure,
+	// so `helm list` and status tell the truth. Whether or not that record succeeds, the
+	// revision to return to is chosen among those not newer than the one this command
+	// started from, so the revision that just failed is never taken for a good one.
+	markNote := ""
+	if merr := c.markFailed(rel, err); merr != nil {
+		markNote = fmt.Sprintf(" (recording revision %d as failed failed too: %v)", p.last.Version+1, merr)
+	}
+	rootNote := ""
+	if deletedRoot != nil {
+		if n := c.putBackRoot(ctx, deletedRoot, p.last.Version); n != "" {
+			rootNote = "; " + n
+		}
+	}
 	if !o.Atomic {
-		return nil, fmt.Errorf("upgrade failed, release left as failed (`romanactl rollback %d` returns to the last good revision): %w", p.last.Version, err)
+		return nil, fmt.Errorf("upgrade failed, release left as failed%s (`romanactl rollback %d` returns to the last good revision): %w%s", markNote, p.last.Version, err, rootNote)
 	}
-	target, good, rerr := c.rollbackToGood(ctx, o.Timeout)
+	target, good, rerr := c.rollbackToGood(ctx, o.Timeout, p.last.Version)
+	var lost *LeaseLostError
+	if errors.As(rerr, &lost) {
+		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback stopped: %w", err, markNote, rootNote, rerr)
+	}
 	if rerr != nil {
-		return nil, fmt.Errorf("upgrade failed: %w; --atomic rollback failed too: %v. When the API server answers again: `romanactl status`, "+
-			"then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision", err, rerr, p.last.Version)
+		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback failed too: %v. When the API server answers again: `romanactl status`, "+
+			"then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision", err, markNote, rootNote, rerr, p.last.Version)
 	}
-	return nil, fmt.Errorf("upgrade failed: %w; --atomic: rolled back, revision %d (a copy of good revision %d) is now deployed", err, good.Version, target)
+	return nil, fmt.Errorf("upgrade failed: %w%s; --atomic: rolled back, revision %d (a copy of good revision %d) is now deployed", err, markNote, good.Version, target)
 }
 
-// rollbackToGood rolls back to the newest revision that was deployed successfully,
-// recreating romana-root when its clusterIP differs: it restores a known-good revision,
-// whose agents point at that revision's address. A cancelled ctx (SIGINT/SIGTERM) must
-// not stop it. The caller holds the Lease.
-func (c *Client) rollbackToGood(ctx context.Context, timeout time.Duration) (int, *release.Release, error) {
-	target, err := c.lastGood()
+// applied says how Helm's apply ended, for a message.
+func applied(err error) string {
+	if err != nil {
+		return "it failed: " + classify(err).Error()
+	}
+	return "it succeeded"
+}
+
+// rollbackToGood rolls back to the newest revision, not newer than upTo, that was
+// deployed successfully, recreating romana-root when its clusterIP differs: it restores
+// a known-good revision, whose agents point at that revision's address. A cancelled ctx
+// (SIGINT/SIGTERM) does not stop it; the loss of the Lease does. The caller holds the
+// Lease.
+func (c *Client) rollbackToGood(ctx context.Context, timeout time.Duration, upTo int) (int, *release.Release, error) {
+	target, err := c.lastGood(upTo)
 	if err != nil {
 		return 0, nil, err
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
+	rctx, cancel := c.cleanupCtx(ctx, timeout+time.Minute)
 	defer cancel()
 	good, err := c.rollbackLocked(rctx, RollbackOptions{Revision: target, Wait: true, Timeout: timeout, RecreateRootService: true}, true)
 	return target, good, err
 }
 
-// lastGood is the newest revision that was deployed successfully.
-func (c *Client) lastGood() (int, error) {
+// lastGood is the newest revision, not newer than upTo (0: any), that was deployed
+// successfully.
+func (c *Client) lastGood(upTo int) (int, error) {
 	hist, err := c.Cfg.Releases.History(ReleaseName)
 	if err != nil {
 		return 0, err
 	}
 	target := 0
 	for _, r := range hist {
+		if upTo > 0 && r.Version > upTo {
+			continue
+		}
 		if (r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded) && r.Version > target {
 			target = r.Version
 		}
@@ -344,10 +402,14 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	if err != nil {
 		return nil, values.Inputf("rollback: release %s has no revision %d (see `romanactl history`)", ReleaseName, version)
 	}
+	if err := c.mayWrite(ctx); err != nil {
+		return nil, c.stopped(err, fmt.Sprintf("the rollback to revision %d had not started", version))
+	}
 	// The clusterIP rule of upgrade holds here too: Helm would roll the agents back to
 	// the old address and then fail on the immutable Service, leaving them pointing at
 	// an address where no root Service exists.
-	if err := c.rootServiceFor(ctx, target, o.RecreateRootService, "rollback"); err != nil {
+	deletedRoot, err := c.rootServiceFor(ctx, target, o.RecreateRootService, "rollback")
+	if err != nil {
 		return nil, err
 	}
 	rb := action.NewRollback(c.Cfg)
@@ -355,7 +417,11 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	rb.MaxHistory = MaxHistory
 	rb.Wait = false
 	if err := rb.Run(ReleaseName); err != nil {
-		return nil, fmt.Errorf("rollback: %w", classify(err))
+		note := ""
+		if deletedRoot != nil {
+			note = "; " + c.putBackRoot(ctx, deletedRoot, version)
+		}
+		return nil, fmt.Errorf("rollback: %w%s", classify(err), note)
 	}
 	rel, err := c.Cfg.Releases.Last(ReleaseName)
 	if err != nil {
@@ -363,7 +429,12 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	}
 	if o.Wait {
 		if err := c.waitFor(ctx, "rolled back:", rel, o.Timeout); err != nil {
-			c.markFailed(rel, err)
+			if lerr := c.leaseLost(); lerr != nil {
+				return rel, c.stopped(lerr, fmt.Sprintf("revision %d (a copy of revision %d) was applied; the wait for Romana stopped, and it was not marked failed", rel.Version, version))
+			}
+			if merr := c.markFailed(rel, err); merr != nil {
+				return rel, fmt.Errorf("%w (recording revision %d as failed failed too: %v)", err, rel.Version, merr)
+			}
 			return rel, err
 		}
 	}
@@ -372,30 +443,84 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 
 // rootServiceFor makes romana-root ready for target's manifest: when target's clusterIP
 // differs from the live one, refuse (exit 2), or with recreate delete the Service so
-// that the operation creates it again with target's address.
-func (c *Client) rootServiceFor(ctx context.Context, target *release.Release, recreate bool, op string) error {
+// that the operation creates it again with target's address, and return it as it was
+// (for putBackRoot).
+func (c *Client) rootServiceFor(ctx context.Context, target *release.Release, recreate bool, op string) (*corev1.Service, error) {
 	want := manifestClusterIP(target.Manifest)
 	svc, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read romana-root: %w", err)
+		return nil, fmt.Errorf("read romana-root: %w", err)
 	}
 	have := svc.Spec.ClusterIP
 	if want == "" || have == want {
-		return nil
+		return nil, nil
 	}
 	if !recreate {
-		return values.Inputf("%s to revision %d would change romanaRoot.clusterIP from %s to %s, but a Service's clusterIP is immutable; "+
+		return nil, values.Inputf("%s to revision %d would change romanaRoot.clusterIP from %s to %s, but a Service's clusterIP is immutable; "+
 			"pass --recreate-root-service to delete and recreate romana-root within the %s (agents lose root until they restart with the address)",
 			op, target.Version, have, want, op)
 	}
 	c.progress("deleting romana-root (%s) to recreate it with %s (revision %d)", have, want, target.Version)
-	if err := c.Kube.CoreV1().Services(c.Namespace).Delete(ctx, "romana-root", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete romana-root: %w", err)
+	return c.deleteRoot(ctx)
+}
+
+// deleteRoot deletes romana-root, so that the operation that follows creates it with
+// another clusterIP (clusterIP is immutable), and returns it as it was, for putBackRoot
+// (nil when there was none).
+func (c *Client) deleteRoot(ctx context.Context) (*corev1.Service, error) {
+	svcs := c.Kube.CoreV1().Services(c.Namespace)
+	svc, err := svcs.Get(ctx, "romana-root", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("read romana-root: %w", err)
+	}
+	// The UID precondition: delete the Service just read, not one created since.
+	err = svcs.Delete(ctx, "romana-root", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &svc.UID}})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete romana-root: %w; nothing was changed", err)
+	}
+	return svc, nil
+}
+
+// putBackRoot creates romana-root again as it was before deleteRoot, when the
+// operation that was to recreate it failed and left none, and says what it did (for
+// the error message; "" when the Service exists). A command that lost its Lease does
+// not write it, and says so. revision is the deployed revision whose manifest has the
+// Service, for the way out.
+func (c *Client) putBackRoot(ctx context.Context, saved *corev1.Service, revision int) string {
+	if saved == nil {
+		return ""
+	}
+	ctx, cancel := c.cleanupCtx(ctx, time.Minute)
+	defer cancel()
+	svcs := c.Kube.CoreV1().Services(c.Namespace)
+	fix := fmt.Sprintf("`romanactl rollback %d` creates it again from revision %d", revision, revision)
+	_, err := svcs.Get(ctx, "romana-root", metav1.GetOptions{})
+	if err == nil {
+		return ""
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Sprintf("romana-root was deleted to recreate it, and whether it exists again cannot be read (%v): `romanactl status` tells; if it is missing, %s", err, fix)
+	}
+	if werr := c.mayWrite(ctx); werr != nil {
+		return fmt.Sprintf("romana-root was deleted to recreate it and is not put back, because %v: the agents have no root; once no command holds the Lease, %s", werr, fix)
+	}
+	svc := saved.DeepCopy()
+	svc.ResourceVersion, svc.UID, svc.Generation = "", "", 0
+	svc.CreationTimestamp, svc.DeletionTimestamp, svc.ManagedFields = metav1.Time{}, nil, nil
+	svc.Status = corev1.ServiceStatus{}
+	if _, err := svcs.Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Sprintf("romana-root was deleted to recreate it and could not be put back (%v): the agents have no root; %s", err, fix)
+	}
+	return fmt.Sprintf("romana-root, deleted to recreate it, was put back as it was (clusterIP %s)", svc.Spec.ClusterIP)
 }
 
 // manifestClusterIP is romana-root's clusterIP in a rendered manifest.

@@ -177,13 +177,13 @@ func TestRollBackToTheLastGoodRevision(t *testing.T) {
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.99.98", Ports: []corev1.ServicePort{{Port: 9600}}}}
 	c := testClient(t, live)
 	ch := testChart(t)
-	if _, err := c.lastGood(); err == nil {
+	if _, err := c.lastGood(0); err == nil {
 		t.Error("a good revision in an empty history")
 	}
 	store(t, c, ch, 1, release.StatusSuperseded, nil, rootManifest("10.96.99.99"))
 	store(t, c, ch, 2, release.StatusDeployed, nil, rootManifest("10.96.99.99"))
 	store(t, c, ch, 3, release.StatusFailed, nil, rootManifest("10.96.99.98"))
-	if v, err := c.lastGood(); err != nil || v != 2 {
+	if v, err := c.lastGood(0); err != nil || v != 2 {
 		t.Fatalf("last good: %d %v, want 2", v, err)
 	}
 
@@ -197,7 +197,7 @@ func TestRollBackToTheLastGoodRevision(t *testing.T) {
 	}
 	// What rollbackToGood does (without its wait, which needs running DaemonSets):
 	// recreate the Service and end on a new deployed revision with revision 2's manifest.
-	target, _ := c.lastGood()
+	target, _ := c.lastGood(0)
 	rel, err := c.rollbackLocked(context.Background(), RollbackOptions{Revision: target, RecreateRootService: true}, true)
 	if err != nil {
 		t.Fatal(err)

@@ -264,9 +264,15 @@ func nodeMetadata(ctx context.Context, cs kubernetes.Interface) ([]metav1.Object
 
 // waitError says why the wait ended and, where the state shows it, what is wrong.
 func waitError(ctx context.Context, cs kubernetes.Interface, o WaitOptions, svc, agent dsState, nodes int, state string, lastErr error) error {
+	// Say what ended the wait: its own --timeout, SIGINT/SIGTERM, or another cause
+	// given to the caller's context (the loss of the Lease), which is no timeout.
 	why := "timed out after " + o.Timeout.String()
-	if errors.Is(context.Cause(ctx), context.Canceled) {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, context.DeadlineExceeded):
+	case errors.Is(cause, context.Canceled):
 		why = "interrupted"
+	case cause != nil:
+		why = "stopped: " + cause.Error()
 	}
 	var hints []string
 	if o.Services && svc.found && svc.desired == 0 {

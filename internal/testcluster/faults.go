@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -51,6 +52,9 @@ type Rule struct {
 	Delay time.Duration
 	// Cut closes the client's connection without an answer.
 	Cut bool
+	// DropAnswer forwards the request, then closes the client's connection without
+	// the API server's answer: a connection lost after the server applied a write.
+	DropAnswer bool
 
 	hits int
 }
@@ -58,8 +62,36 @@ type Rule struct {
 // Request is one request the proxy saw, and what it did with it.
 type Request struct {
 	Method, Path string
-	Fault        string // "", "status 500", "cut", "delay 2s"
+	Fault        string // "", "status 500", "cut", "delay 2s", "answer dropped"
+	// At is when the request reached the proxy; Status is the API server's answer
+	// (0 when there was none), so a test can tell a write that changed something from
+	// one the server refused (a 409 Conflict).
+	At     time.Time
+	Status int
 }
+
+// statusWriter remembers the status of a forwarded answer. Unwrap lets the reverse
+// proxy flush through it (watches stream).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // StartProxy starts a proxy in front of the cluster and writes a kubeconfig for it in dir.
 func (c *Cluster) StartProxy(dir string) (*Proxy, error) {
@@ -81,7 +113,7 @@ func (c *Cluster) StartProxy(dir string) (*Proxy, error) {
 	rp.FlushInterval = -1 // watches stream
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule := p.match(r)
-		req := Request{Method: r.Method, Path: r.URL.Path}
+		req := Request{Method: r.Method, Path: r.URL.Path, At: time.Now()}
 		if rule != nil {
 			if rule.Delay > 0 {
 				req.Fault = "delay " + rule.Delay.String()
@@ -102,8 +134,21 @@ func (c *Cluster) StartProxy(dir string) (*Proxy, error) {
 					}
 				}
 				panic(http.ErrAbortHandler)
+			case rule.DropAnswer:
+				rec := httptest.NewRecorder()
+				rp.ServeHTTP(rec, r)
+				req.Fault, req.Status = "answer dropped", rec.Code
+				p.record(req)
+				if hj, ok := w.(http.Hijacker); ok {
+					if conn, _, err := hj.Hijack(); err == nil {
+						_ = conn.Close()
+						return
+					}
+				}
+				panic(http.ErrAbortHandler)
 			case rule.Status != 0:
 				req.Fault = "status " + strconv.Itoa(rule.Status)
+				req.Status = rule.Status
 				p.record(req)
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(rule.Status)
@@ -111,8 +156,10 @@ func (c *Cluster) StartProxy(dir string) (*Proxy, error) {
 				return
 			}
 		}
+		sw := &statusWriter{ResponseWriter: w}
+		rp.ServeHTTP(sw, r)
+		req.Status = sw.status
 		p.record(req)
-		rp.ServeHTTP(w, r)
 	}), TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
 	go func() { _ = p.srv.Serve(ln) }()
 
@@ -199,7 +246,8 @@ func Writes(rs []Request) []Request {
 	return out
 }
 
-// IsWrite: a POST, PUT, PATCH or DELETE that reached the API server, except the
+// IsWrite: a POST, PUT, PATCH or DELETE that reached the API server (an answer dropped
+// on the way back included), except the
 // access reviews the pre-flight asks (they store nothing).
 func IsWrite(r Request) bool {
 	switch r.Method {
@@ -207,7 +255,7 @@ func IsWrite(r Request) bool {
 	default:
 		return false
 	}
-	return r.Fault == "" && !strings.Contains(r.Path, "selfsubjectaccessreviews")
+	return (r.Fault == "" || r.Fault == "answer dropped") && !strings.Contains(r.Path, "selfsubjectaccessreviews")
 }
 
 // Close stops the proxy.
@@ -330,4 +378,16 @@ func (c *Cluster) RestartComponent(name string) error {
 		return nil
 	}
 	return fmt.Errorf("no component %s", name)
+}
+
+// AcceptedWritesSince filters the writes (IsWrite) that reached the proxy after t and
+// that the API server accepted (a 2xx answer): what changed the cluster since t.
+func AcceptedWritesSince(rs []Request, t time.Time) []Request {
+	var out []Request
+	for _, r := range rs {
+		if IsWrite(r) && r.At.After(t) && r.Status >= 200 && r.Status < 300 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
