@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/romana/romanactl/internal/testcluster"
@@ -105,7 +106,13 @@ const thief = "thief@elsewhere pid 1"
 // host would after finding it lapsed, and returns when the API server has it.
 func stealLease(t *testing.T) time.Time {
 	t.Helper()
-	leases := shared.Client.CoordinationV1().Leases("kube-system")
+	return stealLeaseOn(t, shared.Client)
+}
+
+// stealLeaseOn is stealLease on the cluster cs.
+func stealLeaseOn(t *testing.T, cs kubernetes.Interface) time.Time {
+	t.Helper()
+	leases := cs.CoordinationV1().Leases("kube-system")
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		l, err := leases.Get(context.Background(), "romanactl-romana", metav1.GetOptions{})
 		if err != nil {

@@ -228,3 +228,49 @@ func reportLog(t *testing.T, pc *testcluster.Cluster, nodes []*testcluster.Proce
 	t.Fatalf("the report Job's pod ran on %q, no node of the test's", p.Spec.NodeName)
 	return ""
 }
+
+// TestClusterUninstallLeaseLost: an uninstall whose Lease another command takes while
+// it waits for the node cleanup (the node's kubelet hangs: the cleanup pod stays
+// pending) writes nothing more: the release stays, and so does the cleanup DaemonSet,
+// which the command names with the command that deletes it.
+func TestClusterUninstallLeaseLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: real-cluster tests need the control plane (make controlplane)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	pc, err := testcluster.Start(ctx, testcluster.Options{BinDir: "../../bin", Dir: t.TempDir(), NoControlPlaneNode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Stop()
+	n, err := pc.AddProcessNode(ctx, "control-plane-0", true, "172.18.0.10", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	n.Stall = func(p *corev1.Pod) bool { return p.Labels["app"] == "romana-cleanup" }
+	if err := pc.WaitNodesReady(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, run(t, "install", "--skip-check", "images-exist", "--timeout=2m", "--kubeconfig", pc.KubeconfigPath))
+
+	r := start(t, pc.KubeconfigPath, "uninstall", "--timeout=90s")
+	r.until(t, "running the node cleanup", 30*time.Second)
+	stealLeaseOn(t, pc.Client)
+	r.wait(t, 60*time.Second)
+	t.Logf("uninstall, exit %d:\n%s%s", r.code, r.stdout(), r.errb.String())
+	if r.code != 1 || !strings.Contains(r.errb.String(), "lost Lease kube-system/romanactl-romana to "+thief) || !strings.Contains(r.errb.String(), "This command wrote nothing after that: the node cleanup was running, and the release was not uninstalled") {
+		t.Errorf("exit %d, want 1 naming the Lease's new holder:\n%s%s", r.code, r.stdout(), r.errb.String())
+	}
+	if !strings.Contains(r.stdout(), "the Lease was lost, so DaemonSet romana-cleanup stays: delete it with kubectl -n kube-system delete ds romana-cleanup") {
+		t.Errorf("the command does not say that the cleanup DaemonSet stays:\n%s", r.stdout())
+	}
+	if _, err := pc.Client.AppsV1().DaemonSets("kube-system").Get(ctx, "romana-cleanup", metav1.GetOptions{}); err != nil {
+		t.Errorf("the cleanup DaemonSet was deleted after the Lease was lost: %v", err)
+	}
+	rels, err := pc.Client.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,name=romana"})
+	if err != nil || len(rels.Items) == 0 {
+		t.Errorf("the release was uninstalled after the Lease was lost (%v)", err)
+	}
+}

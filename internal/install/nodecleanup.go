@@ -132,6 +132,13 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 		c.progress("purging %s (DaemonSet %s) on the node(s) romana-services ran on: %s", res.DataDir, PurgeName, strings.Join(servicesNodes, ", "))
 	}
 	defer func() {
+		if err := c.leaseLost(); err != nil {
+			// Write nothing more once the Lease is lost; say what stays.
+			for _, d := range run {
+				c.progress("‼ the Lease was lost, so DaemonSet %s stays: delete it with kubectl -n %s delete ds %s", d.Name, c.Namespace, d.Name)
+			}
+			return
+		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		for _, d := range run {
@@ -176,6 +183,9 @@ func (c *Client) cleanupNodes(ctx context.Context, rel *release.Release, o Unins
 		return done, nil
 	})
 
+	if err := c.leaseLost(); err != nil {
+		return c.stopped(err, "the node cleanup was running, and the release was not uninstalled")
+	}
 	reports, err := c.reports(ctx, CleanupName, owner[CleanupName])
 	if err != nil {
 		return err

@@ -235,6 +235,11 @@ func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallR
 				return err
 			}
 		}
+		// The node cleanup may have run past the Lease's loss: then another command
+		// holds the release, and this one deletes nothing of it.
+		if err := c.mayWrite(ctx); err != nil {
+			return c.stopped(err, "the node cleanup ran, and the release was not uninstalled")
+		}
 		un := action.NewUninstall(c.Cfg)
 		un.Wait = o.Wait
 		un.Timeout = o.Timeout

@@ -47,6 +47,8 @@ type ProcessNode struct {
 	Name, Root, NetNS, IP string
 	// Run says which pods run for real.
 	Run func(*corev1.Pod) bool
+	// Stall says which pods the node leaves pending for ever, as a hung kubelet does.
+	Stall func(*corev1.Pod) bool
 
 	c      *Cluster
 	base   string
@@ -222,6 +224,10 @@ func (n *ProcessNode) syncPods(ctx context.Context) {
 			pod := p.DeepCopy()
 			go func() {
 				defer close(r.done)
+				if n.Stall != nil && n.Stall(pod) {
+					<-pctx.Done()
+					return
+				}
 				if n.Run != nil && n.Run(pod) {
 					n.runPod(pctx, pod)
 				} else {
