@@ -93,3 +93,19 @@ func replaceIn(t *testing.T, path, old, new string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExternalChartKeepsItsRules: romanactl leaves romana.validate out of its render
+// only for its own chart, whose rules the Go validation holds. A --chart keeps its
+// helper: a rule that only that chart has still refuses the values.
+func TestExternalChartKeepsItsRules(t *testing.T) {
+	dir := copyChart(t)
+	replaceIn(t, filepath.Join(dir, "templates", "_validate.tpl"), "{{- if $errs -}}",
+		`{{- if eq (toString $v.services.namespaces) "8" -}}{{- $errs = append $errs "services.namespaces (--namespaces) \"8\": a rule only this chart has" -}}{{- end -}}
+{{- if $errs -}}`)
+	r := run(t, "template", "--chart", dir, "--namespaces=8")
+	if r.code != 2 || !strings.Contains(r.stderr, "a rule only this chart has") {
+		t.Errorf("--chart with a rule of its own: exit %d, want 2 naming the rule\n%s", r.code, r.stderr)
+	}
+	// The embedded chart has no such rule: the same values render.
+	mustOK(t, run(t, "template", "--namespaces=8"))
+}

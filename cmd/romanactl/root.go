@@ -68,6 +68,10 @@ func (o *rootOptions) loadChart() (*chart.Chart, error) {
 	return o.chart, nil
 }
 
+// embeddedChart says the chart is romanactl's own, not a --chart: its romana.validate
+// holds no rule the Go validation lacks (see render.RenderOptions.CrossFieldChecked).
+func (o *rootOptions) embeddedChart() bool { return o.chartRef == "" }
+
 // namespace is -n, or kube-system.
 func (o *rootOptions) namespace() string {
 	if o.kube.Namespace != nil && *o.kube.Namespace != "" {
