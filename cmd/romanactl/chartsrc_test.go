@@ -72,6 +72,11 @@ func TestChartAsOCIArtifact(t *testing.T) {
 	if r := run(t, "template", "--chart", ref); r.code != 2 || !strings.Contains(r.stderr, "needs --version") {
 		t.Errorf("oci:// without --version: exit %d %s", r.code, r.stderr)
 	}
+	// A version the registry does not hold is the user's to fix (exit 2), unlike a
+	// registry that cannot be reached (exit 1, TestExitCodes).
+	if r := run(t, "template", "--chart", ref, "--version", "9.9.9"); r.code != 2 || !strings.Contains(r.stderr, "--chart "+ref+" --version 9.9.9: the registry has no such chart version") {
+		t.Errorf("oci:// with a version the registry lacks: exit %d %s", r.code, r.stderr)
+	}
 }
 
 func copyChart(t *testing.T) string {

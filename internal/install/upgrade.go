@@ -92,7 +92,7 @@ func (c *Client) UpgradeResolved(ctx context.Context, o UpgradeOptions) (*values
 func (c *Client) lastRelease(ctx context.Context) (*release.Release, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s: use `romanactl install`", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, "; `romanactl install` installs it")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release history: %w", err)
@@ -328,7 +328,7 @@ func (c *Client) Rollback(ctx context.Context, o RollbackOptions) (*release.Rele
 func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recovering bool) (*release.Release, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, ": nothing to roll back")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release history: %w", err)
