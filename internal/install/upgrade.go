@@ -171,7 +171,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	}
 	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
 	// as Helm's three-way patch does; say so first, and do not call it a no-op.
-	drifted, err := c.liveDrift(ctx, p)
+	drifted, live, err := c.liveDrift(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,13 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	// Nothing to change means nothing to check: a no-op writes nothing and needs no
 	// pre-flight (which is the slow part of a no-op, with its access reviews).
 	if p.isNoOp() && len(drifted) == 0 {
-		return &Result{Release: p.last, NoOp: true}, nil
+		// Fields set outside the release that the chart does not set are kept by
+		// Helm's three-way patch: a no-op must not hide them.
+		kept, err := c.keptOf(live)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Release: p.last, NoOp: true, Kept: kept}, nil
 	}
 	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
 		return nil, err
@@ -298,7 +304,7 @@ func (c *Client) Diff(ctx context.Context, o UpgradeOptions) ([]ObjectDiff, erro
 	if err != nil {
 		return nil, err
 	}
-	return c.LiveDiff(ctx, p.last.Manifest, p.dry.Manifest)
+	return c.liveDiff(ctx, p.last.Manifest, p.dry.Manifest, true)
 }
 
 // RollbackOptions tune Rollback.
@@ -423,13 +429,14 @@ func normalize(m map[string]any) any {
 	return out
 }
 
-// liveDrift reads the deployed objects and names those edited outside the release.
-func (c *Client) liveDrift(ctx context.Context, p *plannedUpgrade) ([]Drift, error) {
+// liveDrift reads the deployed objects and names those edited outside the release; it
+// returns the objects read too.
+func (c *Client) liveDrift(ctx context.Context, p *plannedUpgrade) ([]Drift, []*liveObject, error) {
 	objs, err := c.fetchLive(ctx, p.last.Manifest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return drift(objs, manifestJSON(p.last.Manifest)), nil
+	return drift(objs, manifestJSON(p.last.Manifest)), objs, nil
 }
 
 func shorten(s string, n int) string {
