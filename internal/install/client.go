@@ -7,6 +7,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/values"
@@ -32,6 +33,8 @@ type Client struct {
 	Debug *Debug
 	// adopt: the install in progress takes over objects of no release (migrate).
 	adopt bool
+	// meta lists objects by their metadata alone (the release's records: see newest).
+	meta metadata.Interface
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).
@@ -66,5 +69,9 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress, Debug: debug}, nil
+	meta, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress, Debug: debug, meta: meta}, nil
 }

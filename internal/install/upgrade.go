@@ -90,7 +90,7 @@ func (c *Client) UpgradeResolved(ctx context.Context, o UpgradeOptions) (*values
 }
 
 func (c *Client) lastRelease(ctx context.Context) (*release.Release, error) {
-	last, err := c.Cfg.Releases.Last(ReleaseName)
+	last, err := c.newest(ctx)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, noRelease(c.Namespace, "; `romanactl install` installs it")
 	}
@@ -126,8 +126,20 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 			"(the API server answers \"spec.clusterIPs[0]: may not change once set\"); pass --recreate-root-service to delete and recreate "+
 			"romana-root within the upgrade (agents lose root until they restart with the new address)", p.oldIP, p.newIP)
 	}
-	up := c.newUpgrade(o)
+	// The dry run takes the newest record just read, instead of reading and decoding
+	// the whole history again (a no-op upgrade's largest cost).
+	dryCfg := *c.Cfg
+	dryCfg.Releases = c.withNewest(last)
+	if dryCfg.Capabilities == nil {
+		if dryCfg.Capabilities, err = c.freshCapabilities(); err != nil {
+			return nil, classify(err)
+		}
+	}
+	up := newUpgrade(&dryCfg, c.Namespace, o)
 	up.DryRun = true
+	// UpgradeValues has run values.Validate, which checks them against this chart's
+	// values.schema.json: a second compile and run of the schema would find nothing.
+	up.SkipSchemaValidation = true
 	up.DryRunOption = "server" // lookup sees the live password Secret, as the real upgrade will
 	dry, err := up.RunWithContext(ctx, ReleaseName, o.Chart, res.Supplied)
 	if err != nil {
@@ -138,8 +150,12 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 }
 
 func (c *Client) newUpgrade(o UpgradeOptions) *action.Upgrade {
-	up := action.NewUpgrade(c.Cfg)
-	up.Namespace = c.Namespace
+	return newUpgrade(c.Cfg, c.Namespace, o)
+}
+
+func newUpgrade(cfg *action.Configuration, namespace string, o UpgradeOptions) *action.Upgrade {
+	up := action.NewUpgrade(cfg)
+	up.Namespace = namespace
 	up.MaxHistory = MaxHistory
 	// The values passed are already the full reset-then-reuse merge.
 	up.ResetValues = true
