@@ -1,16 +1,21 @@
 package main
 
 import (
+	"io/fs"
+	"maps"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClusterNoOpReadsOneRecord: a no-op upgrade reads only what it needs of the
 // release's history. With several revisions stored, it lists the records once (by
 // their metadata) and reads one Secret, the newest; Helm's Storage.Last, which it used
 // twice, lists every record with its data and decodes each. --debug shows every
-// request.
+// request. Nor does it rewrite the kubeconfig's discovery cache (Helm's upgrade
+// invalidates it to read the cluster's capabilities, and writes a file per API group).
 func TestClusterNoOpReadsOneRecord(t *testing.T) {
 	cluster(t)
 	mustOK(t, rc(t, "install", "--skip-check", "images-exist", "--wait=false"))
@@ -27,4 +32,37 @@ func TestClusterNoOpReadsOneRecord(t *testing.T) {
 		t.Errorf("a no-op upgrade with 4 revisions listed the records %d time(s) and read %d record(s) (%v), want one list and one read of revision 4:\n%s",
 			len(lists), len(reads), reads, r.stderr)
 	}
+
+	// The discovery cache, once written, is read, not rewritten.
+	cache := t.TempDir()
+	mustOK(t, rc(t, "upgrade", "--cache-dir", cache))
+	before := modTimes(t, cache)
+	if len(before) == 0 {
+		t.Fatal("no discovery cache written")
+	}
+	mustOK(t, rc(t, "upgrade", "--cache-dir", cache))
+	if after := modTimes(t, cache); !maps.Equal(before, after) {
+		t.Errorf("a no-op upgrade rewrote the discovery cache: %d files before, %d after, or their times changed", len(before), len(after))
+	}
+}
+
+// modTimes is every file under dir with its modification time.
+func modTimes(t *testing.T, dir string) map[string]time.Time {
+	t.Helper()
+	out := map[string]time.Time{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out[p] = info.ModTime()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
