@@ -16,6 +16,7 @@ import (
 	romana "github.com/romana/romanactl"
 	"github.com/romana/romanactl/internal/chartsrc"
 	"github.com/romana/romanactl/internal/install"
+	"github.com/romana/romanactl/internal/startup"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -97,6 +98,11 @@ cluster's network before it touches anything.
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			o.args = commandLine(cmd, args)
+			// A command that reaches a cluster (it has --kubeconfig) or copies images
+			// may hold a heap that grows with the cluster: Go's default GC target.
+			if cmd.Flags().Lookup("kubeconfig") != nil || cmd.CommandPath() == "romanactl images mirror" {
+				startup.ForLongRun()
+			}
 			// The Helm SDK also logs through the standard logger (coalescing warnings):
 			// shown with --debug, as helm does, and dropped otherwise.
 			log.SetOutput(io.Discard)
