@@ -110,7 +110,9 @@ containers:
   # authenticates as the romana-services ServiceAccount (in-cluster config, re-reading
   # the token the kubelet rotates), so the ClusterRole bounds what Romana may do, and
   # its own filters refuse other paths and every write but an update before the API
-  # server sees them.
+  # server sees them. HTTP methods are case-sensitive tokens and kubectl proxy forwards
+  # "post" or "Delete" as sent, so the method filter ignores case: RBAC would refuse
+  # them too, but the filter is the first wall and must not depend on the second.
   - name: romana-api-proxy
     image: {{ include "romana.image" $v.apiProxy.image | quote }}
     imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -121,7 +123,7 @@ containers:
       - --address=127.0.0.1
       - --port={{ $v.apiProxy.port }}
       - --accept-paths={{ include "romana.apiProxy.acceptPaths" .root }}
-      - --reject-methods=^(POST|PATCH|DELETE|CONNECT)$
+      - --reject-methods=^(?i:POST|PATCH|DELETE|CONNECT)$
       {{- if .static }}
       - --kubeconfig=/etc/romana/api-proxy.kubeconfig
       {{- end }}

@@ -27,7 +27,8 @@ import (
 // DaemonSet, runs them with bin/kubectl as the romana-services ServiceAccount (a token
 // from the TokenRequest API, as the kubelet would mount), and sends through it every
 // request romana.conf.template and the services make. Those succeed; reading a Secret,
-// writing a DaemonSet and deleting a namespace are refused.
+// writing a DaemonSet and deleting a namespace are refused, however the method is
+// spelled (post, Delete).
 func TestClusterAPIProxy(t *testing.T) {
 	c := cluster(t)
 	mustOK(t, rc(t, "install", "--env=kubeadm"))
@@ -190,6 +191,12 @@ func TestClusterAPIProxy(t *testing.T) {
 		{http.MethodDelete, "/api/v1/namespaces/default", ""},
 		{http.MethodPatch, "/api/v1/namespaces/kube-system/services/romana-root", `{}`},
 		{http.MethodGet, "/api/v1/namespaces/kube-system/pods/x/exec", ""},
+		// Methods are sent as written: the filter must refuse any spelling of a write,
+		// on paths it lets through for reading.
+		{"post", "/api/v1/namespaces/kube-system/services", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"}}`},
+		{"Delete", "/api/v1/namespaces/default", ""},
+		{"pAtCh", "/api/v1/namespaces/kube-system/services/romana-root", `{}`},
+		{"connect", "/api/v1/namespaces/kube-system/services/romana-root", ""},
 	} {
 		var body io.Reader
 		if r.body != "" {

@@ -72,6 +72,11 @@ func TestChartAsOCIArtifact(t *testing.T) {
 	if r := run(t, "template", "--chart", ref); r.code != 2 || !strings.Contains(r.stderr, "needs --version") {
 		t.Errorf("oci:// without --version: exit %d %s", r.code, r.stderr)
 	}
+	// A version the registry does not hold is the user's to fix (exit 2), unlike a
+	// registry that cannot be reached (exit 1, TestExitCodes).
+	if r := run(t, "template", "--chart", ref, "--version", "9.9.9"); r.code != 2 || !strings.Contains(r.stderr, "--chart "+ref+" --version 9.9.9: the registry has no such chart version") {
+		t.Errorf("oci:// with a version the registry lacks: exit %d %s", r.code, r.stderr)
+	}
 }
 
 func copyChart(t *testing.T) string {
@@ -92,4 +97,20 @@ func replaceIn(t *testing.T, path, old, new string) {
 	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestExternalChartKeepsItsRules: romanactl leaves romana.validate out of its render
+// only for its own chart, whose rules the Go validation holds. A --chart keeps its
+// helper: a rule that only that chart has still refuses the values.
+func TestExternalChartKeepsItsRules(t *testing.T) {
+	dir := copyChart(t)
+	replaceIn(t, filepath.Join(dir, "templates", "_validate.tpl"), "{{- if $errs -}}",
+		`{{- if eq (toString $v.services.namespaces) "8" -}}{{- $errs = append $errs "services.namespaces (--namespaces) \"8\": a rule only this chart has" -}}{{- end -}}
+{{- if $errs -}}`)
+	r := run(t, "template", "--chart", dir, "--namespaces=8")
+	if r.code != 2 || !strings.Contains(r.stderr, "a rule only this chart has") {
+		t.Errorf("--chart with a rule of its own: exit %d, want 2 naming the rule\n%s", r.code, r.stderr)
+	}
+	// The embedded chart has no such rule: the same values render.
+	mustOK(t, run(t, "template", "--namespaces=8"))
 }

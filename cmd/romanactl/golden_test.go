@@ -173,6 +173,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"migrate", "-o", "json"}, 2, `-o "json": migrate prints the values as yaml`},
 		{[]string{"template", "--chart", "../../chart", "--version", "0.1.0"}, 2, "--version 0.1.0: only an oci:// --chart has versions"},
 		{[]string{"template", "--chart", "/no/such/chart"}, 2, "--chart /no/such/chart: no such file or directory; give a chart directory, a .tgz, or oci://"},
+		{[]string{"template", "--chart", "oci://127.0.0.1:9/charts/romana"}, 2, "--chart oci://127.0.0.1:9/charts/romana: an oci:// chart needs --version"},
+		// A registry that cannot be reached is operational, as for helm and kubectl: the
+		// same command works once it answers (a chart version it lacks is exit 2, in
+		// TestChartAsOCIArtifact).
+		{[]string{"template", "--chart", "oci://127.0.0.1:9/charts/romana", "--version", "0.1.0"}, 1, "--chart oci://127.0.0.1:9/charts/romana --version 0.1.0: the registry cannot be reached: "},
 		{[]string{"status", "-o", "wide"}, 2, `unknown output format "wide"; use one of table, json, yaml`},
 		{[]string{"plan", "--cidr=10.0.0.0/24"}, 2, "the address plan does not fit"},
 		{[]string{"template", "--env=custom"}, 2, "missing mandatory values"},

@@ -45,7 +45,7 @@ func renderedImages(cmd *cobra.Command, o *rootOptions, vf *valuesFlags) ([]imag
 	if err != nil {
 		return nil, err
 	}
-	r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true})
+	r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true, CrossFieldChecked: o.embeddedChart()})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// First: it sets the garbage collector's start-up target before the heavy package
+	// inits run (see startup.startGCPercent).
+	_ "github.com/romana/romanactl/internal/startup"
 )
 
 func main() {

@@ -17,6 +17,7 @@ import (
 	"github.com/romana/romanactl/internal/chartsrc"
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/lock"
+	"github.com/romana/romanactl/internal/startup"
 	"github.com/romana/romanactl/internal/values"
 )
 
@@ -29,9 +30,12 @@ const (
 
 const exitCodesHelp = `Exit codes:
   0  success
-  1  operational failure (the chart could not be loaded or rendered, a cluster call failed)
+  1  operational failure: a cluster call failed, there is no release to act on, the
+     registry of an oci:// --chart could not be reached, the chart could not be rendered
   2  invalid input of any kind: an unknown command or flag, a bad flag or values-file
-     value, a failed validation; nothing was rendered and nothing was changed`
+     value, a failed validation, a --chart that is not a Romana chart romanactl can
+     drive (or names no file or chart version); nothing was rendered and nothing was
+     changed`
 
 // rootOptions are shared by every command.
 type rootOptions struct {
@@ -69,6 +73,10 @@ func (o *rootOptions) loadChart() (*chart.Chart, error) {
 	return o.chart, nil
 }
 
+// embeddedChart says the chart is romanactl's own, not a --chart: its romana.validate
+// holds no rule the Go validation lacks (see render.RenderOptions.CrossFieldChecked).
+func (o *rootOptions) embeddedChart() bool { return o.chartRef == "" }
+
 // namespace is -n, or kube-system.
 func (o *rootOptions) namespace() string {
 	if o.kube.Namespace != nil && *o.kube.Namespace != "" {
@@ -91,6 +99,11 @@ cluster's network before it touches anything.
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			o.args = commandLine(cmd, args)
+			// A command that reaches a cluster (it has --kubeconfig) or copies images
+			// may hold a heap that grows with the cluster: Go's default GC target.
+			if cmd.Flags().Lookup("kubeconfig") != nil || cmd.CommandPath() == "romanactl images mirror" {
+				startup.ForLongRun()
+			}
 			// The Helm SDK also logs through the standard logger (coalescing warnings):
 			// shown with --debug, as helm does, and dropped otherwise.
 			log.SetOutput(io.Discard)
@@ -193,34 +206,38 @@ func newHelpCmd(root *cobra.Command) *cobra.Command {
 // shows its own in --help.
 var exitCodes = map[string]string{
 	"offline": `  0  printed
-  1  the embedded chart could not be loaded or rendered
-  2  invalid input: an unknown flag, a bad value, a failed validation; nothing printed`,
+  1  the chart could not be rendered, or the registry of an oci:// --chart could not
+     be reached
+  2  invalid input: an unknown flag, a bad value, a failed validation, a --chart that
+     names no file or chart version or is not a Romana chart; nothing printed`,
 	"install": `  0  installed (or the dry run ended)
   1  a cluster call failed, the wait timed out (with --atomic the install was undone),
      another romanactl holds the release's Lease, or a release is pending (see recover)
-  2  invalid input, or a ✗ pre-flight check: nothing was written`,
+  2  invalid input, a ✗ pre-flight check, or the release already exists (use
+     upgrade): nothing was written`,
 	"upgrade": `  0  upgraded, or nothing to change (nothing written)
-  1  a cluster call failed, the wait timed out (with --atomic: rolled back to the last
-     good revision, which the message names), the Lease is held, or another command
-     wrote a revision meanwhile
+  1  no release (use install), a cluster call failed, the wait timed out (with
+     --atomic: rolled back to the last good revision, which the message names), the
+     Lease is held, or another command wrote a revision meanwhile
   2  invalid input, a ✗ pre-flight check, a clusterIP change without
      --recreate-root-service, or a datastore password change: nothing was written`,
 	"diff": `  0  the diff was printed (changes or none)
   1  a cluster call failed, or there is no release
   2  invalid input`,
 	"status": `  0  deployed and healthy
-  1  not healthy (pods not ready, wiring broken, pending, locked), no release, or a
-     cluster call failed
+  1  not healthy (pods not ready, wiring broken, release pending or failed), no
+     release, or a cluster call failed. A held Lease alone is not a failure: a
+     healthy release whose Lease a command holds exits 0 and names the holder
   2  invalid input`,
 	"history": `  0  printed
   1  no release, or a cluster call failed
   2  invalid input`,
 	"rollback": `  0  rolled back
-  1  a cluster call failed, the wait timed out, or the Lease is held
+  1  no release, a cluster call failed, the wait timed out, or the Lease is held
   2  invalid input, an unknown revision, or a clusterIP change without
      --recreate-root-service: nothing was written`,
-	"recover": `  0  recovered, or nothing to recover
-  1  a cluster call failed, or the Lease is held by a live command
+	"recover": `  0  recovered, or nothing to recover (the release is not pending)
+  1  no release, a cluster call failed, or the Lease is held by a live command
   2  invalid input`,
 	"uninstall": `  0  uninstalled
   1  no release, a cluster call failed, the wait timed out, or the Lease is held

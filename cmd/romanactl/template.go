@@ -36,7 +36,7 @@ datastore password goes to stderr.`,
 			if err != nil {
 				return err
 			}
-			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true})
+			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: o.namespace(), Validated: true, CrossFieldChecked: o.embeddedChart()})
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +57,10 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 			}
 			if r.NoOp {
 				fmt.Fprintf(o.out, "No changes: revision %d is already deployed with these values and manifests; nothing was written.\n", r.Release.Version)
+				for _, k := range r.Kept {
+					fmt.Fprintf(o.out, "‼ %s keeps fields set outside the release (by %s) that the chart does not set: Helm's three-way patch never removes them, so this upgrade kept them and so will the next; `romanactl diff` shows them.%s\n",
+						k.Object, strings.Join(k.Kept.By, ", "), removeHint(k.Kept))
+				}
 				return nil
 			}
 			fmt.Fprintf(o.out, "Romana upgraded: release %s, revision %d, %s, in %s.\n", r.Release.Name, r.Release.Version, r.Release.Info.Status, r.Release.Namespace)
@@ -78,7 +83,16 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 		Example: `  romanactl diff --tag=v0.9.3.7
   romanactl diff --cluster-ip=10.96.99.98 --recreate-root-service`,
 		Short: "Show what an upgrade with the same flags would change, per object (no writes)",
-		Args:  noArgs,
+		Long: `Show what an upgrade with the same flags would change, per object, as unified diffs
+of the live objects against the API server's answer to a dry run of the upgrade's
+patch. Changes made outside the release to fields the chart sets are marked: the
+upgrade overwrites them.
+
+Fields set outside the release that the chart does not set (kubectl set env, a
+rollout restart's annotation) are kept by Helm's three-way patch, by this upgrade and
+every later one. They show as "kept by the upgrade", with the field manager that set
+them and the kubectl patch that removes them.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cr, err := o.setup(cmd, vf)
 			if err != nil {
@@ -96,7 +110,16 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 				return nil
 			}
 			for _, d := range diffs {
-				fmt.Fprintf(o.out, "# %s %s\n%s", d.Object, d.Change, d.Diff)
+				if d.Diff != "" {
+					fmt.Fprintf(o.out, "# %s %s\n%s", d.Object, d.Change, d.Diff)
+				}
+				if k := d.Kept; k != nil {
+					fmt.Fprintf(o.out, "# %s kept by the upgrade: fields set outside the release (by %s) that the chart does not set; Helm's three-way patch never removes them (+ below)\n%s",
+						d.Object, strings.Join(k.By, ", "), k.Diff)
+					if h := removeHint(k); h != "" {
+						fmt.Fprintf(o.out, "#%s\n", h)
+					}
+				}
 			}
 			return nil
 		},
@@ -106,4 +129,12 @@ func newDiffCmd(o *rootOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&recreate, "recreate-root-service", false, "as upgrade --recreate-root-service")
 	output = addOutputFlag(cmd, "diff", "diff", "json", "yaml")
 	return cmd
+}
+
+// removeHint says how to remove fields an upgrade keeps, or how to find them.
+func removeHint(k *install.Kept) string {
+	if k.Remove == "" {
+		return " Remove them by hand (kubectl edit), then the live object is the chart's."
+	}
+	return " Remove them with: " + k.Remove
 }

@@ -6,6 +6,7 @@ package chartsrc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/registry"
+	"oras.land/oras-go/v2/errdef"
 
 	"github.com/romana/romanactl/internal/compat"
 	"github.com/romana/romanactl/internal/values"
@@ -29,13 +31,21 @@ type Options struct {
 }
 
 // Load reads a chart from a directory, a .tgz or an oci:// reference and checks that
-// romanactl can drive it (Compatible). Errors are input errors (exit 2).
+// romanactl can drive it (Compatible). What the user named wrongly (no such path or
+// chart version, not a Romana chart) is an input error (exit 2); a registry that
+// cannot be reached or fails is an operational one (exit 1), as for helm and kubectl.
 func Load(ref string, o Options) (*chart.Chart, error) {
 	var ch *chart.Chart
 	var err error
 	switch {
 	case strings.HasPrefix(ref, "oci://"):
+		if o.Version == "" {
+			return nil, values.Inputf("--chart %s: an oci:// chart needs --version (the chart version, e.g. --version 0.1.0)", ref)
+		}
 		ch, err = pull(ref, o)
+		if err != nil {
+			return nil, pullError(ref, o, err)
+		}
 	default:
 		if o.Version != "" {
 			return nil, values.Inputf("--version %s: only an oci:// --chart has versions; a directory or .tgz is the version it is", o.Version)
@@ -55,9 +65,6 @@ func Load(ref string, o Options) (*chart.Chart, error) {
 }
 
 func pull(ref string, o Options) (*chart.Chart, error) {
-	if o.Version == "" {
-		return nil, fmt.Errorf("an oci:// chart needs --version (the chart version, e.g. --version 0.1.0)")
-	}
 	c, err := client(ref, o.PlainHTTP)
 	if err != nil {
 		return nil, err
@@ -66,7 +73,33 @@ func pull(ref string, o Options) (*chart.Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loader.LoadArchive(bytes.NewReader(res.Chart.Data))
+	ch, err := loader.LoadArchive(bytes.NewReader(res.Chart.Data))
+	if err != nil {
+		return nil, values.Inputf("--chart %s --version %s: the registry's artifact is not a chart: %v", ref, o.Version, err)
+	}
+	return ch, nil
+}
+
+// pullError says why an oci:// chart could not be pulled. The registry answering that
+// the reference or version names nothing is the user's to fix (exit 2); a network
+// failure, a refusal or a server error is operational (exit 1): the same command may
+// work when the registry does.
+func pullError(ref string, o Options, err error) error {
+	at := fmt.Sprintf("--chart %s --version %s", ref, o.Version)
+	var nerr net.Error
+	switch {
+	case values.IsInputError(err):
+		return err
+	case errors.Is(err, errdef.ErrNotFound):
+		return values.Inputf("%s: the registry has no such chart version (%v); check the reference and --version against the registry's tags", at, err)
+	case errors.As(err, &nerr):
+		fix := "check the registry's address and that it is up, then run the command again"
+		if !o.PlainHTTP && !Loopback(ref) {
+			fix += " (a plain-HTTP registry needs --plain-http)"
+		}
+		return fmt.Errorf("%s: the registry cannot be reached: %w; %s", at, err, fix)
+	}
+	return fmt.Errorf("%s: the registry refused or failed the pull: %w; check credentials (helm registry login) and the registry's health", at, err)
 }
 
 // Push pushes a packaged chart (.tgz) to registry (host[:port]/path) as

@@ -7,6 +7,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/values"
@@ -34,6 +35,8 @@ type Client struct {
 	adopt bool
 	// lease is the release's Lease while an operation holds it (nil otherwise).
 	lease *heldLease
+	// meta lists objects by their metadata alone (the release's records: see newest).
+	meta metadata.Interface
 }
 
 // NewClient builds a Client from a kubeconfig getter (cli-runtime's ConfigFlags).
@@ -68,5 +71,9 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress, Debug: debug}, nil
+	meta, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Cfg: cfg, Kube: cs, Namespace: namespace, Progress: progress, Debug: debug, meta: meta}, nil
 }

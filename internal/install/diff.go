@@ -10,9 +10,12 @@ import (
 type ObjectDiff struct {
 	// Object is "Kind/name".
 	Object string `json:"object"`
-	// Change is added, removed or changed.
+	// Change is added, removed, changed (with why), or kept when the upgrade changes
+	// nothing but the object keeps fields set outside the release (see Kept).
 	Change string `json:"change"`
-	Diff   string `json:"diff"`
+	Diff   string `json:"diff,omitempty"`
+	// Kept is what the upgrade keeps of the live object that the chart does not set.
+	Kept *Kept `json:"kept,omitempty"`
 }
 
 // objects splits a manifest into "Kind/name" -> YAML.

@@ -47,6 +47,9 @@ type Result struct {
 	Report  *Report
 	// NoOp is set when an upgrade found nothing to change and wrote nothing.
 	NoOp bool
+	// Kept lists, for a no-op, the objects whose live state keeps fields set outside
+	// the release that the chart does not set (Helm's patch never removes them).
+	Kept []ObjectDiff
 	// Manifest is the rendered manifest of a dry run, Secret data masked.
 	Manifest string
 }

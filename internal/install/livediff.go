@@ -144,6 +144,13 @@ func manifestJSON(manifest string) map[string][]byte {
 // shows up (and is marked drift), defaults the API server fills in do not, and a
 // Secret's data shows only as "changed (value hidden)".
 func (c *Client) LiveDiff(ctx context.Context, deployedManifest, newManifest string) ([]ObjectDiff, error) {
+	return c.liveDiff(ctx, deployedManifest, newManifest, false)
+}
+
+// liveDiff is LiveDiff; withKept adds, per object, the fields set outside the release
+// that the upgrade keeps (Kept), which an upgrade's diff must show and a take-over's
+// (migrate) need not.
+func (c *Client) liveDiff(ctx context.Context, deployedManifest, newManifest string, withKept bool) ([]ObjectDiff, error) {
 	objs, err := c.fetchLive(ctx, newManifest)
 	if err != nil {
 		return nil, err
@@ -170,29 +177,39 @@ func (c *Client) LiveDiff(ctx context.Context, deployedManifest, newManifest str
 			return nil, err
 		}
 		liveJSON, _ := json.Marshal(o.live.Object)
-		if string(patch) == "{}" {
-			continue
-		}
-		after, err := resource.NewHelper(o.info.Client, o.info.Mapping).DryRun(true).
-			Patch(o.info.Namespace, o.info.Name, types.StrategicMergePatchType, patch, nil)
 		change := "changed"
-		var afterJSON []byte
-		if err != nil {
-			// Refused in place (an immutable field): the upgrade replaces the object.
-			change = "replaced (" + strings.TrimSpace(err.Error()) + ")"
-			afterJSON = o.desired
-		} else {
-			afterJSON, _ = json.Marshal(after)
+		afterJSON, replaced := liveJSON, false
+		if string(patch) != "{}" {
+			after, err := resource.NewHelper(o.info.Client, o.info.Mapping).DryRun(true).
+				Patch(o.info.Namespace, o.info.Name, types.StrategicMergePatchType, patch, nil)
+			if err != nil {
+				// Refused in place (an immutable field): the upgrade replaces the object.
+				change = "replaced (" + strings.TrimSpace(err.Error()) + ")"
+				afterJSON, replaced = o.desired, true
+			} else {
+				afterJSON, _ = json.Marshal(after)
+			}
 		}
 		if drifted[o.key] {
 			change += "; the live object was changed outside the release (kubectl edit?): the upgrade overwrites those changes"
 		}
-		from := cleanYAML(o.key, liveJSON, afterJSON, false)
-		to := cleanYAML(o.key, afterJSON, liveJSON, true)
-		if from == to {
+		d := ObjectDiff{Object: o.key, Change: change}
+		if from, to := cleanYAML(o.key, liveJSON, afterJSON, false), cleanYAML(o.key, afterJSON, liveJSON, true); from != to {
+			d = unifiedDiff(o.key, change, from, to)
+		}
+		if withKept && !replaced {
+			if d.Kept, err = c.kept(o, afterJSON); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case d.Diff != "":
+		case d.Kept != nil:
+			d.Change = keptChange
+		default:
 			continue
 		}
-		out = append(out, unifiedDiff(o.key, change, from, to))
+		out = append(out, d)
 	}
 	for key, orig := range deployed {
 		if !seen[key] {
@@ -204,11 +221,15 @@ func (c *Client) LiveDiff(ctx context.Context, deployedManifest, newManifest str
 }
 
 func unifiedDiff(key, change, from, to string) ObjectDiff {
+	return ObjectDiff{Object: key, Change: change, Diff: unifiedDiffText("live "+key, "upgrade "+key, from, to)}
+}
+
+func unifiedDiffText(fromFile, toFile, from, to string) string {
 	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A: difflib.SplitLines(from), B: difflib.SplitLines(to),
-		FromFile: "live " + key, ToFile: "upgrade " + key, Context: 3,
+		FromFile: fromFile, ToFile: toFile, Context: 3,
 	})
-	return ObjectDiff{Object: key, Change: change, Diff: d}
+	return d
 }
 
 // cleanYAML renders an object for a diff: without what the API server keeps for

@@ -11,7 +11,6 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/romana/romanactl/internal/lock"
-	"github.com/romana/romanactl/internal/values"
 )
 
 // RecoverAction is what recover does with a release.
@@ -49,7 +48,7 @@ type RecoverOptions struct {
 func (c *Client) PlanRecover(ctx context.Context) (*RecoverPlan, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s: nothing to recover", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, ": nothing to recover")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release history: %w", err)

@@ -15,7 +15,6 @@ import (
 	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/romana/romanactl/internal/lock"
-	"github.com/romana/romanactl/internal/values"
 )
 
 // RoleCount is ready/desired pods of a DaemonSet on the nodes of one role.
@@ -57,12 +56,25 @@ type Status struct {
 // ErrNotHealthy is returned (with the status) when Romana is not healthy.
 var ErrNotHealthy = errors.New("romana is not healthy")
 
+// ErrNoRelease is wrapped by every command's error when the namespace holds no release
+// romana. It is an operational answer, not an input error: the command was well
+// formed and the cluster holds nothing to act on, so it exits 1, as `helm status`,
+// `helm history`, `helm upgrade` and `helm uninstall` of a missing release do, and as
+// `kubectl get` of a missing object does.
+var ErrNoRelease = errors.New("no release " + ReleaseName)
+
+// noRelease says that namespace ns holds no release, followed by hint (what that means
+// for the command, or its next step).
+func noRelease(ns, hint string) error {
+	return fmt.Errorf("%w in namespace %s (-n)%s", ErrNoRelease, ns, hint)
+}
+
 // GetStatus reads the release and counts ready/desired pods per DaemonSet and node role.
 // It works for a release that plain helm installed too.
 func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 	rel, err := action.NewStatus(c.Cfg).Run(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, "; `romanactl install` installs it")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release: %w", err)
@@ -209,7 +221,7 @@ func (c *Client) History() ([]*release.Release, error) {
 	h.Max = MaxHistory
 	rels, err := h.Run(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, "; `romanactl install` installs it")
 	}
 	return rels, err
 }
@@ -221,7 +233,7 @@ func (c *Client) History() ([]*release.Release, error) {
 func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallResult, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, ": nothing to uninstall")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the release: %w", err)
@@ -247,7 +259,7 @@ func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallR
 		var err error
 		res.Release, err = un.Run(ReleaseName)
 		if errors.Is(err, driver.ErrReleaseNotFound) {
-			return values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+			return noRelease(c.Namespace, ": nothing to uninstall")
 		}
 		return err
 	})

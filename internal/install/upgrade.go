@@ -91,9 +91,9 @@ func (c *Client) UpgradeResolved(ctx context.Context, o UpgradeOptions) (*values
 }
 
 func (c *Client) lastRelease(ctx context.Context) (*release.Release, error) {
-	last, err := c.Cfg.Releases.Last(ReleaseName)
+	last, err := c.newest(ctx)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s: use `romanactl install`", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, "; `romanactl install` installs it")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release history: %w", err)
@@ -127,8 +127,20 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 			"(the API server answers \"spec.clusterIPs[0]: may not change once set\"); pass --recreate-root-service to delete and recreate "+
 			"romana-root within the upgrade (agents lose root until they restart with the new address)", p.oldIP, p.newIP)
 	}
-	up := c.newUpgrade(o)
+	// The dry run takes the newest record just read, instead of reading and decoding
+	// the whole history again (a no-op upgrade's largest cost).
+	dryCfg := *c.Cfg
+	dryCfg.Releases = c.withNewest(last)
+	if dryCfg.Capabilities == nil {
+		if dryCfg.Capabilities, err = c.freshCapabilities(); err != nil {
+			return nil, classify(err)
+		}
+	}
+	up := newUpgrade(&dryCfg, c.Namespace, o)
 	up.DryRun = true
+	// UpgradeValues has run values.Validate, which checks them against this chart's
+	// values.schema.json: a second compile and run of the schema would find nothing.
+	up.SkipSchemaValidation = true
 	up.DryRunOption = "server" // lookup sees the live password Secret, as the real upgrade will
 	dry, err := up.RunWithContext(ctx, ReleaseName, o.Chart, res.Supplied)
 	if err != nil {
@@ -139,8 +151,12 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 }
 
 func (c *Client) newUpgrade(o UpgradeOptions) *action.Upgrade {
-	up := action.NewUpgrade(c.Cfg)
-	up.Namespace = c.Namespace
+	return newUpgrade(c.Cfg, c.Namespace, o)
+}
+
+func newUpgrade(cfg *action.Configuration, namespace string, o UpgradeOptions) *action.Upgrade {
+	up := action.NewUpgrade(cfg)
+	up.Namespace = namespace
 	up.MaxHistory = MaxHistory
 	// The values passed are already the full reset-then-reuse merge.
 	up.ResetValues = true
@@ -172,7 +188,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	}
 	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
 	// as Helm's three-way patch does; say so first, and do not call it a no-op.
-	drifted, err := c.liveDrift(ctx, p)
+	drifted, live, err := c.liveDrift(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +198,13 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	// Nothing to change means nothing to check: a no-op writes nothing and needs no
 	// pre-flight (which is the slow part of a no-op, with its access reviews).
 	if p.isNoOp() && len(drifted) == 0 {
-		return &Result{Release: p.last, NoOp: true}, nil
+		// Fields set outside the release that the chart does not set are kept by
+		// Helm's three-way patch: a no-op must not hide them.
+		kept, err := c.keptOf(live)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Release: p.last, NoOp: true, Kept: kept}, nil
 	}
 	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
 		return nil, err
@@ -356,7 +378,7 @@ func (c *Client) Diff(ctx context.Context, o UpgradeOptions) ([]ObjectDiff, erro
 	if err != nil {
 		return nil, err
 	}
-	return c.LiveDiff(ctx, p.last.Manifest, p.dry.Manifest)
+	return c.liveDiff(ctx, p.last.Manifest, p.dry.Manifest, true)
 }
 
 // RollbackOptions tune Rollback.
@@ -386,7 +408,7 @@ func (c *Client) Rollback(ctx context.Context, o RollbackOptions) (*release.Rele
 func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recovering bool) (*release.Release, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
+		return nil, noRelease(c.Namespace, ": nothing to roll back")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read release history: %w", err)
@@ -548,13 +570,14 @@ func normalize(m map[string]any) any {
 	return out
 }
 
-// liveDrift reads the deployed objects and names those edited outside the release.
-func (c *Client) liveDrift(ctx context.Context, p *plannedUpgrade) ([]Drift, error) {
+// liveDrift reads the deployed objects and names those edited outside the release; it
+// returns the objects read too.
+func (c *Client) liveDrift(ctx context.Context, p *plannedUpgrade) ([]Drift, []*liveObject, error) {
 	objs, err := c.fetchLive(ctx, p.last.Manifest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return drift(objs, manifestJSON(p.last.Manifest)), nil
+	return drift(objs, manifestJSON(p.last.Manifest)), objs, nil
 }
 
 func shorten(s string, n int) string {

@@ -21,7 +21,7 @@ func BenchmarkRender(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := render.Render(ch, res.Supplied, render.RenderOptions{Validated: true}); err != nil {
+		if _, err := render.Render(ch, res.Supplied, render.RenderOptions{Validated: true, CrossFieldChecked: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

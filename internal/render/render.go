@@ -48,7 +48,19 @@ type RenderOptions struct {
 	// against values.schema.json itself: the render then skips a second compile and
 	// run of the schema (a measurable part of a template run).
 	Validated bool
+	// CrossFieldChecked says, beside Validated, that values.Validate's Go rules hold
+	// every rule of this chart's romana.validate helper: true for romanactl's own
+	// (embedded) chart only, whose parity the fuzz test and the bad-input corpus hold.
+	// The render then leaves the helper's templates out: executing it re-checks what
+	// Go has accepted, and was a third of a template run's allocations. Another chart
+	// (--chart) may carry rules this romanactl does not know, so it keeps them. Plain
+	// helm always runs the helper.
+	CrossFieldChecked bool
 }
+
+// validateTemplates are the chart's own cross-field check: romana.validate, its helpers,
+// and the template that runs it. They render nothing.
+var validateTemplates = map[string]bool{"templates/validate.yaml": true, "templates/_validate.tpl": true}
 
 // Render renders the chart client-side, like `helm template romana ./chart -n NS`.
 // supplied are the user's values (see values.Supplied).
@@ -75,6 +87,16 @@ func Render(ch *chart.Chart, supplied map[string]any, o RenderOptions) (*Rendere
 }
 
 func renderRelease(ch *chart.Chart, supplied map[string]any, o RenderOptions) (*release.Release, error) {
+	if o.Validated && o.CrossFieldChecked {
+		cp := *ch
+		cp.Templates = make([]*chart.File, 0, len(ch.Templates))
+		for _, t := range ch.Templates {
+			if !validateTemplates[t.Name] {
+				cp.Templates = append(cp.Templates, t)
+			}
+		}
+		ch = &cp
+	}
 	client := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	client.DryRun = true
 	client.DryRunOption = "client"

@@ -52,9 +52,11 @@ func walkRequired(n *schemaNode, prefix string, v map[string]any, out *[]Problem
 	for _, name := range n.Required {
 		p := join(prefix, name)
 		child, ok := v[name]
+		sn := n.Properties[name]
+		section := sn != nil && sn.Properties != nil
 		if !ok || child == nil {
 			what := "a key"
-			if sn := n.Properties[name]; sn != nil && sn.Properties != nil {
+			if section {
 				what = "a section"
 			}
 			*out = append(*out, Problem{Key: p, Flag: FlagFor(p), Value: "null",
@@ -62,10 +64,41 @@ func walkRequired(n *schemaNode, prefix string, v map[string]any, out *[]Problem
 				Fix:    "remove the null to keep the default (`romanactl values` shows it), or give a value"})
 			continue
 		}
-		if m, ok := child.(map[string]any); ok && n.Properties[name] != nil {
-			walkRequired(n.Properties[name], p, m, out)
+		m, isMap := child.(map[string]any)
+		if section && !isMap {
+			// --set-json image=1 (or a values file's `image: x`) replaces the whole
+			// section, as null does: every default inside it is gone, and checks of its
+			// keys would only report them as empty.
+			*out = append(*out, Problem{Key: p, Flag: FlagFor(p), Value: show(child),
+				Reason: fmt.Sprintf("replaces the section %s with %s: a section is a map (of %s), and a value in its place deletes every default inside it, as null does", p, kindOf(child), keyList(sn)),
+				Fix:    fmt.Sprintf("set a key inside it instead, e.g. --set %s.%s=…, or remove the value to keep the defaults (`romanactl values` shows them)", p, firstKey(sn))})
+			continue
+		}
+		if isMap && sn != nil {
+			walkRequired(sn, p, m, out)
 		}
 	}
+}
+
+// keyList names a section's keys, sorted, for a message.
+func keyList(n *schemaNode) string {
+	keys := make([]string, 0, len(n.Properties))
+	for k := range n.Properties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// firstKey is a section's first required key (else its first key), for an example.
+func firstKey(n *schemaNode) string {
+	for _, k := range n.Required {
+		if n.Properties[k] != nil && n.Properties[k].Properties == nil {
+			return k
+		}
+	}
+	keys := strings.Split(keyList(n), ", ")
+	return keys[0]
 }
 
 // unknownKeys reports every key in supplied that the chart's schema does not know,
