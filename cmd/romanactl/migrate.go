@@ -28,24 +28,28 @@ func newMigrateCmd(o *rootOptions) *cobra.Command {
 		Short: "Take over an install made with kubectl apply of the original manifests, in place, as release romana",
 		Long: `Find romana-services (a DaemonSet, or a static Pod's mirror Pod), romana-agent and
 romana-root in the namespace (an install made from the original 2016/2017 manifests,
-belonging to no Helm release), derive the chart
-values from what runs (args, the Service's clusterIP, images, the nodeSelector) and the
-datastore password the data on the hosts was initialised with, then
-take the objects over in place as revision 1 of release romana, and print what it did:
-the objects taken over (and the fields that changed in each), the objects created, the
-live settings replaced or dropped. --dry-run prints that plan and the values (each with
-the live field it came from) and writes nothing; -o diff prints each object's diff (the
-live object against the API server's dry run of Helm's adoption patch, the password
-masked). The chart's hooks (the pre-delete romana-cleanup* node cleanup, the test Pod
-romana-test-root) are not created: Helm runs them only at uninstall and helm test. The DaemonSets and the
-Service keep their UIDs and clusterIP, no Pod is deleted beyond a normal rolling update,
-and kubectl's last-applied annotation, which holds the plain-text password of a 2016
-install, is removed, as are the DaemonSet's old revisions that hold it. Anything that cannot be mapped (an unknown arg, an empty boolean,
-container, volume or env, an agent image on another registry or tag than the services
-image) is named and refused (exit 2); --force drops it, listing it. A static
+belonging to no Helm release; one kept through cluster upgrades is served as apps/v1
+today and read live), derive the chart values from what runs (args, the Service's
+clusterIP, images, the nodeSelector) and the datastore password the data on the hosts
+was initialised with, then take the objects over in place as revision 1 of release
+romana, and print what it did: the objects taken over (and the fields that changed in
+each), the objects created, the live settings replaced or dropped.
+
+--dry-run prints that plan and the values (each with the live field it came from) and
+writes nothing; -o diff prints each object's diff (the live object against the API
+server's dry run of Helm's adoption patch, the password masked). The chart's hooks
+(the pre-delete romana-cleanup* node cleanup, the test Pod romana-test-root) are not
+created: Helm runs them only at uninstall and helm test.
+
+The DaemonSets and the Service keep their UIDs and clusterIP, no Pod is deleted beyond
+a normal rolling update, and kubectl's last-applied annotation, which holds the
+plain-text password of a 2016 install, is removed, as are the DaemonSet's old
+revisions that hold it. Anything that cannot be mapped (an unknown arg, an empty
+boolean, container, volume or env, an agent image on another registry or tag than the
+services image) is named and refused (exit 2); --force drops it, listing it. A static
 Pod belongs to the kubelet: it is left as it is and out of the release
 (services.deploy=staticPod). migrate asks no questions: --dry-run is how a person
-previews it.`,
+previews it. A cluster without Romana needs no migrate: use install.`,
 		Example: `  romanactl migrate --dry-run
   romanactl migrate --dry-run -o yaml > values-from-2016.yaml
   romanactl migrate -o diff
