@@ -243,6 +243,9 @@ func TestClusterStatusJSON(t *testing.T) {
 	}
 }
 
+// TestClusterUpgradeNoOpRollbackAndPassword: upgrade --tag changes only the images, and
+// status and history then show the tag each revision deployed; the same upgrade again
+// writes nothing; rollback, uninstall and a re-install keep the datastore password.
 func TestClusterUpgradeNoOpRollbackAndPassword(t *testing.T) {
 	cluster(t)
 	mustOK(t, rc(t, "install", "--cidr=100.112.0.0/12", "--namespaces=8"))
@@ -264,6 +267,20 @@ func TestClusterUpgradeNoOpRollbackAndPassword(t *testing.T) {
 	}
 	if args := ds(t, "romana-services").Spec.Template.Spec.Containers[1].Args; !strings.Contains(strings.Join(args, " "), "--namespaces=8") {
 		t.Errorf("the previous --namespaces was not kept: %v", args)
+	}
+	// status and history show the tag each revision deployed, not the chart's
+	// appVersion (v0.9.3.5), which is the same for both revisions.
+	if r := rc(t, "status"); !strings.Contains(r.stdout, "revision 2, deployed, chart romana-") || !strings.Contains(r.stdout, "(Romana v0.9.3)") {
+		t.Errorf("status after upgrade --tag=v0.9.3:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := mustOK(t, rc(t, "history")); !regexp.MustCompile(`(?m)^1 .* v0\.9\.3\.5 `).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^2 .* v0\.9\.3 `).MatchString(r.stdout) ||
+		!strings.Contains(r.stdout, " ROMANA ") {
+		t.Errorf("history after upgrade --tag=v0.9.3:\n%s", r.stdout)
+	}
+	var hist []revision
+	if err := json.Unmarshal([]byte(mustOK(t, rc(t, "history", "-o", "json")).stdout), &hist); err != nil || len(hist) != 2 ||
+		hist[0].RomanaVersion != "v0.9.3.5" || hist[1].RomanaVersion != "v0.9.3" || hist[1].Pinned {
+		t.Errorf("history -o json after upgrade --tag=v0.9.3: %v %+v", err, hist)
 	}
 
 	// The same again is a no-op: no new revision, nothing written.
@@ -640,6 +657,11 @@ func TestClusterPinDigests(t *testing.T) {
 	mustOK(t, rc(t, "upgrade", "--tag", "v0.9.3.7"))
 	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != reg+"/agent:v0.9.3.7" {
 		t.Errorf("after an upgrade without --pin-digests: %s", img)
+	}
+	// history says which revision was pinned, beside the tag it pinned.
+	if h := mustOK(t, rc(t, "history")).stdout; !regexp.MustCompile(`(?m)^1 .* v0\.9\.3\.7, pinned by digest `).MatchString(h) ||
+		!regexp.MustCompile(`(?m)^2 .* v0\.9\.3\.7  +Upgrade`).MatchString(h) {
+		t.Errorf("history of a pinned revision and an unpinned one:\n%s", h)
 	}
 }
 

@@ -170,7 +170,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"uninstall", "--timeout=soon"}, 2, `invalid argument "soon" for "--timeout" flag: not a duration; write it like 90s, 5m or 1h30m`},
 		{[]string{"template", "--tag="}, 2, "image.tag (--tag): empty: a dedicated flag needs a value"},
 		{[]string{"uninstall", "--purge-datastore", "--keep-node-state"}, 2, "--purge-datastore runs in the node cleanup, which --keep-node-state skips"},
-		{[]string{"migrate", "-o", "json"}, 2, `-o "json": migrate prints the values as yaml`},
+		{[]string{"migrate", "-o", "json"}, 2, `-o "json": migrate prints the plan (no -o), the derived values as a values file (-o yaml) or each object's diff (-o diff); give one of those`},
 		{[]string{"template", "--chart", "../../chart", "--version", "0.1.0"}, 2, "--version 0.1.0: only an oci:// --chart has versions"},
 		{[]string{"template", "--chart", "/no/such/chart"}, 2, "--chart /no/such/chart: no such file or directory; give a chart directory, a .tgz, or oci://"},
 		{[]string{"template", "--chart", "oci://127.0.0.1:9/charts/romana"}, 2, "--chart oci://127.0.0.1:9/charts/romana: an oci:// chart needs --version"},

@@ -23,6 +23,10 @@ type revision struct {
 	Chart       string    `json:"chart"`
 	AppVersion  string    `json:"appVersion"`
 	Description string    `json:"description"`
+	// RomanaVersion is the tag of Romana's images the revision deployed
+	// (install.DeployedVersion): after `upgrade --tag`, not the chart's appVersion.
+	RomanaVersion string `json:"romanaVersion"`
+	Pinned        bool   `json:"pinned,omitempty"`
 }
 
 func newHistoryCmd(o *rootOptions) *cobra.Command {
@@ -44,16 +48,17 @@ func newHistoryCmd(o *rootOptions) *cobra.Command {
 			}
 			var revs []revision
 			for _, r := range rels {
+				tag, pinned := install.DeployedVersion(r)
 				revs = append(revs, revision{r.Version, r.Info.LastDeployed.Time, r.Info.Status.String(),
-					r.Chart.Metadata.Name + "-" + r.Chart.Metadata.Version, r.Chart.Metadata.AppVersion, r.Info.Description})
+					r.Chart.Metadata.Name + "-" + r.Chart.Metadata.Version, r.Chart.Metadata.AppVersion, r.Info.Description, tag, pinned})
 			}
 			if output.Structured() {
 				return output.Write(o.out, revs)
 			}
 			tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "REVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\tDESCRIPTION")
+			fmt.Fprintln(tw, "REVISION\tUPDATED\tSTATUS\tCHART\tROMANA\tDESCRIPTION")
 			for _, r := range revs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Revision, r.Updated.Format(time.RFC3339), r.Status, r.Chart, r.AppVersion, r.Description)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Revision, r.Updated.Format(time.RFC3339), r.Status, r.Chart, install.VersionText(r.RomanaVersion, r.Pinned), r.Description)
 			}
 			return tw.Flush()
 		},

@@ -89,7 +89,7 @@ when a node has the kops.k8s.io/instancegroup label, else custom.`,
 				return nil
 			}
 			fmt.Fprintf(o.out, "Romana %s installed: release %s, revision %d, %s, in %s. Check it with `romanactl status`.\n",
-				r.Release.Chart.Metadata.AppVersion, r.Release.Name, r.Release.Version, r.Release.Info.Status, r.Release.Namespace)
+				install.VersionText(install.DeployedVersion(r.Release)), r.Release.Name, r.Release.Version, r.Release.Info.Status, r.Release.Namespace)
 			return nil
 		},
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,27 +28,36 @@ func newMigrateCmd(o *rootOptions) *cobra.Command {
 		Short: "Take over an install made with kubectl apply of the original manifests, in place, as release romana",
 		Long: `Find romana-services (a DaemonSet, or a static Pod's mirror Pod), romana-agent and
 romana-root in the namespace (an install made from the original 2016/2017 manifests,
-belonging to no Helm release), derive the chart
-values from what runs (args, the Service's clusterIP, images, the nodeSelector) and the
-datastore password the data on the hosts was initialised with, show the values (each
-with the live field it came from) and the diff of the take-over (each live object
-against the API server's dry run of Helm's adoption patch, the password masked), then
-take the objects over in place as revision 1 of release romana: the DaemonSets and the
-Service keep their UIDs and clusterIP, no Pod is deleted beyond a normal rolling update,
-and kubectl's last-applied annotation, which holds the plain-text password of a 2016
-install, is removed, as are the DaemonSet's old revisions that hold it. Anything that cannot be mapped (an unknown arg, an empty boolean,
-container, volume or env, an agent image on another registry or tag than the services
-image) is named and refused (exit 2); --force drops it, listing it. A static
+belonging to no Helm release; one kept through cluster upgrades is served as apps/v1
+today and read live), derive the chart values from what runs (args, the Service's
+clusterIP, images, the nodeSelector) and the datastore password the data on the hosts
+was initialised with, then take the objects over in place as revision 1 of release
+romana, and print what it did: the objects taken over (and the fields that changed in
+each), the objects created, the live settings replaced or dropped.
+
+--dry-run prints that plan and the values (each with the live field it came from) and
+writes nothing; -o diff prints each object's diff (the live object against the API
+server's dry run of Helm's adoption patch, the password masked). The chart's hooks
+(the pre-delete romana-cleanup* node cleanup, the test Pod romana-test-root) are not
+created: Helm runs them only at uninstall and helm test.
+
+The DaemonSets and the Service keep their UIDs and clusterIP, no Pod is deleted beyond
+a normal rolling update, and kubectl's last-applied annotation, which holds the
+plain-text password of a 2016 install, is removed, as are the DaemonSet's old
+revisions that hold it. Anything that cannot be mapped (an unknown arg, an empty
+boolean, container, volume or env, an agent image on another registry or tag than the
+services image) is named and refused (exit 2); --force drops it, listing it. A static
 Pod belongs to the kubelet: it is left as it is and out of the release
 (services.deploy=staticPod). migrate asks no questions: --dry-run is how a person
-previews it.`,
+previews it. A cluster without Romana needs no migrate: use install.`,
 		Example: `  romanactl migrate --dry-run
   romanactl migrate --dry-run -o yaml > values-from-2016.yaml
+  romanactl migrate -o diff
   romanactl migrate`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "" && output != "yaml" {
-				return values.Inputf("-o %q: migrate prints the values as yaml (-o yaml) or the plan (no -o)", output)
+			if output != "" && output != "yaml" && output != "diff" {
+				return values.Inputf("-o %q: migrate prints the plan (no -o), the derived values as a values file (-o yaml) or each object's diff (-o diff); give one of those", output)
 			}
 			if err := install.CheckSkips(cf.skip); err != nil {
 				return err
@@ -88,14 +99,27 @@ previews it.`,
 				fmt.Fprint(o.out, valuesWithSources(d))
 				return nil
 			}
-			fmt.Fprintf(o.out, "Found a manifest install in %s (environment %s). Values, with the live field each came from:\n", c.Namespace, d.Env)
-			fmt.Fprint(o.out, indent(valuesWithSources(d)))
-			fmt.Fprintf(o.out, "Datastore password: from %s; it goes into Secret %s.\n", d.PasswordSource, install.PasswordSecret)
-			for _, x := range d.Dropped {
-				fmt.Fprintf(o.out, "Replaced: %s\n", x)
+			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
+			if err != nil {
+				return err
 			}
-			for _, x := range d.Unknown {
-				fmt.Fprintf(o.out, "Dropped (--force): %s\n", x)
+			plan, err := c.TakeOverDiff(ctx, r.Manifest, nodeSelector(res.Effective), d.Password)
+			if err != nil {
+				return err
+			}
+			if output == "diff" {
+				for _, df := range plan.Diffs {
+					fmt.Fprintf(o.out, "# %s %s\n%s", df.Object, df.Change, df.Diff)
+				}
+				fmt.Fprintln(o.out, "# -o diff: nothing was written")
+				return nil
+			}
+			fmt.Fprintf(o.out, "Found a manifest install in %s (environment %s).\n", c.Namespace, d.Env)
+			if dryRun {
+				fmt.Fprintf(o.out, "Plan: take it over in place as revision 1 of release %s.\n", install.ReleaseName)
+				printTakeOver(o.out, plan, d, false)
+				fmt.Fprintln(o.out, "Values, with the live field each came from:")
+				fmt.Fprint(o.out, indent(valuesWithSources(d)))
 			}
 			if found.StaticPod != nil {
 				fmt.Fprintf(o.out, "Kept as it is: romana-services runs as a static Pod on %s (mirror Pod %s/%s): the kubelet owns it, so the release leaves it out (services.deploy=staticPod). "+
@@ -109,19 +133,8 @@ previews it.`,
 						found.StaticPod.Namespace, found.StaticPod.Name, c.Namespace, pwFile)
 				}
 			}
-			r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
-			if err != nil {
-				return err
-			}
-			diffs, err := c.TakeOverDiff(ctx, r.Manifest, nodeSelector(res.Effective), d.Password)
-			if err != nil {
-				return err
-			}
-			for _, df := range diffs {
-				fmt.Fprintf(o.out, "# %s %s\n%s", df.Object, df.Change, df.Diff)
-			}
 			if dryRun {
-				fmt.Fprintln(o.out, "# dry run: nothing was written")
+				fmt.Fprintln(o.out, "Dry run: nothing was written. `romanactl migrate -o diff` prints each object's diff, `-o yaml` the values as a values file.")
 				return nil
 			}
 			c.Progress = o.out
@@ -150,8 +163,9 @@ previews it.`,
 				}
 				return err
 			}
-			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s; the objects were taken over in place.\n",
+			fmt.Fprintf(o.out, "Migrated: release %s, revision %d, %s, in %s. What migrate did:\n",
 				inst.Release.Name, inst.Release.Version, inst.Release.Info.Status, inst.Release.Namespace)
+			printTakeOver(o.out, plan, d, true)
 			if derr != nil {
 				return fmt.Errorf("the take-over is done, but %w", derr)
 			}
@@ -160,13 +174,75 @@ previews it.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the values, the plan and the diff; write nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and the derived values; write nothing")
 	cmd.Flags().BoolVar(&force, "force", false, "drop what cannot be mapped (listed) instead of refusing")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml: print only the derived values, as a values file with each one's source")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml: print only the derived values, as a values file with each one's source; diff: print only each object's diff, live against after migrate; either writes nothing")
 	cmd.Flags().BoolVar(&cf.wait, "wait", true, "wait until Romana is ready after the take-over")
 	addTimeoutFlag(cmd.Flags(), &cf.timeout, 5*time.Minute, "how long to wait")
 	cmd.Flags().StringArrayVar(&cf.skip, "skip-check", nil, "acknowledge a ‼ pre-flight check by name")
 	return cmd
+}
+
+// printTakeOver prints what migrate does (the plan of a dry run) or did (done): the
+// objects it takes over and the fields that change in each, the objects it creates, the
+// live settings it replaces or drops, and what it removes. The chart's hooks are never
+// among them: an install creates none.
+func printTakeOver(w io.Writer, plan *install.TakeOverPlan, d *migrate.Derived, done bool) {
+	tense := func(now, past string) string {
+		if done {
+			return past
+		}
+		return now
+	}
+	fmt.Fprintf(w, "  %s in place (each keeps its UID; romana-root keeps its clusterIP):\n", tense("Take over", "Took over"))
+	for _, a := range plan.Adopted {
+		changes := "no field"
+		if len(a.Changes) > 0 {
+			changes = changeList(a.Changes)
+		}
+		fmt.Fprintf(w, "    %s: %s %s\n", a.Object, tense("changes", "changed"), changes)
+		if a.Refused != "" {
+			fmt.Fprintf(w, "    ✗ %s: refused by the API server's dry run: %s; migrate would stop here\n", a.Object, a.Refused)
+		}
+	}
+	if len(plan.Created) > 0 {
+		fmt.Fprintf(w, "  %s: %s\n", tense("Create", "Created"), strings.Join(plan.Created, ", "))
+	}
+	fmt.Fprintf(w, "  %s Secret %s with the datastore password from %s.\n", tense("Write", "Wrote"), install.PasswordSecret, d.PasswordSource)
+	for _, x := range d.Dropped {
+		fmt.Fprintf(w, "  %s: %s\n", tense("Replace", "Replaced"), x)
+	}
+	for _, x := range d.Unknown {
+		fmt.Fprintf(w, "  %s (--force): %s\n", tense("Drop", "Dropped"), x)
+	}
+	revisions := ""
+	if !done && slices.ContainsFunc(plan.Adopted, func(a install.AdoptedObject) bool { return a.Object == "DaemonSet/romana-services" }) {
+		// Once done, the command says how many it deleted.
+		revisions = ", and the ControllerRevisions of romana-services from before the take-over, which hold it too"
+	}
+	fmt.Fprintf(w, "  %s kubectl's last-applied annotation, which holds the 2016 password in plain text, from every object taken over%s.\n", tense("Remove", "Removed"), revisions)
+}
+
+// changeList joins changed fields for a line, those of the pod spec after "pod spec:",
+// which saves repeating spec.template.spec on each.
+func changeList(fields []string) string {
+	const pod = "spec.template.spec."
+	var obj, inPod []string
+	for _, f := range fields {
+		if rest, ok := strings.CutPrefix(f, pod); ok {
+			inPod = append(inPod, rest)
+		} else {
+			obj = append(obj, f)
+		}
+	}
+	out := strings.Join(obj, ", ")
+	if len(inPod) > 0 {
+		if out != "" {
+			out += "; "
+		}
+		out += "pod spec: " + strings.Join(inPod, ", ")
+	}
+	return out
 }
 
 // valuesWithSources is the derived values as a values file, each key's source above it.

@@ -175,6 +175,13 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	}
 	cleanup(t)
 
+	// The 2016 file as it is (extensions/v1beta1) cannot be applied to a current
+	// cluster, as the README says: such a cluster uses install.
+	if out, err := exec.Command("../../bin/kubectl", "apply", "--kubeconfig", shared.KubeconfigPath,
+		"-f", filepath.Join(originalSpecs(t), "romana-kubeadm.yml")).CombinedOutput(); err == nil || !strings.Contains(string(out), `no matches for kind "DaemonSet" in version "extensions/v1beta1"`) {
+		t.Errorf("kubectl apply of the 2016 file: %v\n%s", err, out)
+	}
+
 	const keep = "ops.example/contact"
 	applySpec(t, "romana-kubeadm.yml", pw, func(ds *appsv1.DaemonSet) {
 		if ds.Name == "romana-agent" {
@@ -192,21 +199,52 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	svc, _ := c.Client.CoreV1().Services("kube-system").Get(ctx, "romana-root", metav1.GetOptions{})
 	uid["romana-root"] = string(svc.UID)
 
+	// The dry run is a short plan, then the values: no diff, no hook.
 	r = mustOK(t, rc(t, "migrate", "--dry-run", "--debug"))
-	for _, want := range []string{"environment kubeadm", "# services.cidr: from DaemonSet romana-services container romana-services arg --cidr",
-		"# romanaRoot.clusterIP: from Service romana-root spec.clusterIP", "Datastore password: from DaemonSet romana-services container romana-datastore env MYSQL_ROOT_PASSWORD",
-		"# DaemonSet/romana-agent changed", "# dry run: nothing was written",
-		// What PrepareTakeOver does shows, without the values.
-		"-    " + install.LastApplied + ": (value hidden)", "-          value: (value hidden)", "+          valueFrom:"} {
+	for _, want := range []string{"environment kubeadm", "Plan: take it over in place as revision 1 of release romana",
+		"    DaemonSet/romana-agent: changes metadata.annotations, metadata.labels, spec.template.metadata.labels, ",
+		"    DaemonSet/romana-services: changes metadata.annotations, metadata.labels, spec.template.metadata.labels; pod spec: containers[romana-api-proxy], containers[romana-datastore], ",
+		" nodeSelector, ", "    Service/romana-root: changes metadata.annotations, metadata.labels\n",
+		"  Create: ", "Secret/romana-datastore", "ServiceAccount/romana-agent", "ConfigMap/romana-cleanup",
+		"  Write Secret romana-datastore with the datastore password from DaemonSet romana-services container romana-datastore env MYSQL_ROOT_PASSWORD",
+		"  Replace: DaemonSet romana-services nodeSelector kubeadm.alpha.kubernetes.io/role=master",
+		"  Remove kubectl's last-applied annotation", "# services.cidr: from DaemonSet romana-services container romana-services arg --cidr",
+		"# romanaRoot.clusterIP: from Service romana-root spec.clusterIP", "Dry run: nothing was written. `romanactl migrate -o diff`"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--dry-run lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	// Helm's adoption patch has the rendered object as its original: it removes nothing.
-	if strings.Contains(r.stdout, "-    "+keep) {
-		t.Errorf("--dry-run shows %s removed, which the take-over keeps:\n%s", keep, r.stdout)
+	// The chart's hooks: pre-delete node cleanup, helm test.
+	hookObjects := []string{"ServiceAccount/romana-cleanup", "Role/romana-cleanup", "RoleBinding/romana-cleanup", "DaemonSet/romana-cleanup", "Job/romana-cleanup", "Pod/romana-test-root"}
+	for _, hook := range append(hookObjects, "@@", "+++") {
+		if strings.Contains(r.stdout, hook) {
+			t.Errorf("--dry-run shows %q (a hook, or a diff):\n%s", hook, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "\n"); n > 60 {
+		t.Errorf("--dry-run prints %d lines, not a short plan:\n%s", n, r.stdout)
 	}
 	assertNoPassword(t, "migrate --dry-run --debug", r.stdout+r.stderr, pw)
+	// -o diff is each object's diff, its sides saying what migrate does.
+	r = mustOK(t, rc(t, "migrate", "-o", "diff"))
+	for _, want := range []string{"# DaemonSet/romana-agent taken over in place", "--- live DaemonSet/romana-agent", "+++ after migrate (taken over in place) DaemonSet/romana-agent",
+		"+++ after migrate (created) Secret/romana-datastore", "# -o diff: nothing was written",
+		// What PrepareTakeOver does shows, without the values.
+		"-    " + install.LastApplied + ": (value hidden)", "-          value: (value hidden)", "+          valueFrom:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("-o diff lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, hook := range append(hookObjects, "+++ upgrade") {
+		if strings.Contains(r.stdout, hook) {
+			t.Errorf("-o diff shows %q:\n%s", hook, r.stdout)
+		}
+	}
+	// Helm's adoption patch has the rendered object as its original: it removes nothing.
+	if strings.Contains(r.stdout, "-    "+keep) {
+		t.Errorf("-o diff shows %s removed, which the take-over keeps:\n%s", keep, r.stdout)
+	}
+	assertNoPassword(t, "migrate -o diff", r.stdout+r.stderr, pw)
 	if len(releaseSecrets(t)) != 0 {
 		t.Fatal("--dry-run wrote a release")
 	}
@@ -219,6 +257,18 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	r = mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m", "--debug"))
 	if !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") || !strings.Contains(r.stdout, "To rotate it") {
 		t.Fatalf("migrate:\n%s%s", r.stdout, r.stderr)
+	}
+	// migrate says what it did, not the diff again.
+	for _, want := range []string{"  Took over in place", "    DaemonSet/romana-agent: changed metadata.annotations, metadata.labels, ", "  Created: ",
+		"  Wrote Secret romana-datastore", "  Replaced: DaemonSet romana-services nodeSelector", "  Removed kubectl's last-applied annotation", "Deleted "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("migrate lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, not := range append(hookObjects, "@@", "+++") {
+		if strings.Contains(r.stdout, not) {
+			t.Errorf("migrate prints %q (a diff, or a hook):\n%s", not, r.stdout)
+		}
 	}
 	if !strings.Contains(r.stderr, "debug ") {
 		t.Errorf("--debug wrote nothing to search:\n%s", r.stderr)
@@ -387,11 +437,17 @@ func TestClusterMigrateKopsAndStaticPod(t *testing.T) {
 	before = uids()
 	r = mustOK(t, on("migrate", "--dry-run"))
 	for _, want := range []string{"# services.deploy: from static Pod romana-services-control-plane-0 (its mirror Pod)", "deploy: staticPod",
-		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "# dry run: nothing was written",
+		"environment kops", "Kept as it is: romana-services runs as a static Pod on control-plane-0", "Dry run: nothing was written",
+		"    DaemonSet/romana-agent: changes ", "    Service/romana-root: changes ",
 		"Warning: the static Pod's manifest file keeps the datastore password in plain text (env MYSQL_ROOT_PASSWORD), and its mirror Pod kube-system/romana-services-control-plane-0 shows it"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--dry-run lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// The kubelet's Pod is not the release's: the plan neither takes it over nor
+	// deletes a DaemonSet history it has not got.
+	if strings.Contains(r.stdout, "DaemonSet/romana-services") || strings.Contains(r.stdout, "ControllerRevisions") {
+		t.Errorf("--dry-run of the static Pod install plans for a romana-services DaemonSet:\n%s", r.stdout)
 	}
 	assertNoPassword(t, "migrate --dry-run of the static Pod install", r.stdout+r.stderr, pw)
 	r = on(append([]string{"migrate"}, skips...)...)

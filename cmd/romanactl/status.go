@@ -36,7 +36,7 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 				}
 			} else {
 				fmt.Fprintf(o.out, "Release %s in %s: revision %d, %s, chart %s (Romana %s), updated %s\n",
-					st.Release, st.Namespace, st.Revision, st.State, st.Chart, st.AppVersion, st.Updated.Format(time.RFC3339))
+					st.Release, st.Namespace, st.Revision, st.State, st.Chart, install.VersionText(st.RomanaVersion, st.Pinned), st.Updated.Format(time.RFC3339))
 				tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "DAEMONSET\tREADY\tCONTROL-PLANE\tWORKER\tHEALTH")
 				for _, d := range st.DaemonSets {

@@ -88,6 +88,9 @@ func TestClusterSysdump(t *testing.T) {
 	if logFailures == 0 {
 		t.Errorf("kwok pods have no container logs, yet no log failure is recorded: %+v\n%s", idx.Failed, files["index.json"])
 	}
+	if !strings.Contains(files["release/history.json"], `"romanaVersion": "v0.9.3.5"`) {
+		t.Errorf("release/history.json lacks the tag revision 1 deployed:\n%s", files["release/history.json"])
+	}
 	if !strings.Contains(files["release/manifest.yaml"], "password: <hidden>") || !strings.Contains(files["cluster/kubeadm-config.yaml"], "serviceSubnet") {
 		t.Error("the manifest's Secret is not masked, or kubeadm-config was masked too")
 	}

@@ -99,7 +99,7 @@ func (d *dump) collect(ctx context.Context) error {
 	ns := d.c.Namespace
 	cs := d.c.Kube
 	hist, herr := d.c.History()
-	if err := d.item("release/history.json", "helm history (revision, status, chart, description; no manifests)", func() ([]byte, error) {
+	if err := d.item("release/history.json", "helm history (revision, status, chart, the Romana tag deployed, description; no manifests)", func() ([]byte, error) {
 		if herr != nil {
 			return nil, herr
 		}
@@ -110,11 +110,15 @@ func (d *dump) collect(ctx context.Context) error {
 			AppVersion  string `json:"appVersion"`
 			Updated     string `json:"updated"`
 			Description string `json:"description"`
+			// RomanaVersion is the tag the revision deployed (install.DeployedVersion).
+			RomanaVersion string `json:"romanaVersion"`
+			Pinned        bool   `json:"pinned,omitempty"`
 		}
 		var out []rev
 		for _, r := range hist {
+			tag, pinned := install.DeployedVersion(r)
 			out = append(out, rev{r.Version, r.Info.Status.String(), r.Chart.Metadata.Name + "-" + r.Chart.Metadata.Version,
-				r.Chart.Metadata.AppVersion, r.Info.LastDeployed.UTC().Format(time.RFC3339), r.Info.Description})
+				r.Chart.Metadata.AppVersion, r.Info.LastDeployed.UTC().Format(time.RFC3339), r.Info.Description, tag, pinned})
 		}
 		return json.MarshalIndent(out, "", "  ")
 	}); err != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/pmezard/go-difflib/difflib"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/cli-runtime/pkg/resource"
 	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
 
 	"github.com/romana/romanactl/internal/migrate"
 	"github.com/romana/romanactl/internal/values"
@@ -250,6 +253,40 @@ func prepareServices(ds *appsv1.DaemonSet, nodeSelector map[string]string) bool 
 	return changed
 }
 
+// TakeOverPlan is what migrate does to the cluster, object by object.
+type TakeOverPlan struct {
+	// Adopted are the live objects taken over in place, each with the fields that change.
+	Adopted []AdoptedObject
+	// Created are the release's objects that do not exist yet ("Kind/name"). The
+	// chart's hooks are not among them: Helm runs its pre-delete cleanup only at
+	// uninstall and its test Pod only for `helm test`, so an install creates neither.
+	Created []string
+	// Diffs are each object's unified diff, live against what migrate leaves.
+	Diffs []ObjectDiff
+}
+
+// AdoptedObject is one live object migrate takes over in place.
+type AdoptedObject struct {
+	// Object is "Kind/name".
+	Object string
+	// Changes are the fields that change ("metadata.labels",
+	// "spec.template.spec.containers[romana-datastore]"), at most four levels deep.
+	Changes []string
+	// Refused is the API server's refusal of the change, if it refused it: migrate
+	// would stop there.
+	Refused string
+}
+
+// isHook says whether a rendered object (JSON) is a Helm hook.
+func isHook(obj []byte) bool {
+	u := &unstructured.Unstructured{}
+	if u.UnmarshalJSON(obj) != nil {
+		return false
+	}
+	_, ok := u.GetAnnotations()["helm.sh/hook"]
+	return ok
+}
+
 // TakeOverDiff is what migrate changes in the cluster, object by object: each live
 // object against the API server's answer to a dry-run update to the state migrate
 // leaves, PrepareTakeOver's changes followed by Helm's adoption patch. Helm adopts with
@@ -259,8 +296,9 @@ func prepareServices(ds *appsv1.DaemonSet, nodeSelector map[string]string) bool 
 // that never happen. Every env value that carries the datastore password (by its name,
 // or equal to password or to a plain password env value anywhere in the live objects)
 // shows as Hidden on both sides, as does kubectl's last-applied annotation, so that its
-// removal shows but not the copy of the password it holds.
-func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector map[string]string, password string) ([]ObjectDiff, error) {
+// removal shows but not the copy of the password it holds. manifest's hooks are left
+// out: migrate creates none of them.
+func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector map[string]string, password string) (*TakeOverPlan, error) {
 	objs, err := c.fetchLive(ctx, manifest)
 	if err != nil {
 		return nil, err
@@ -283,10 +321,14 @@ func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector
 		}
 		return cleanYAML(key, mask(obj), mask(other), target)
 	}
-	var out []ObjectDiff
+	plan := &TakeOverPlan{}
 	for _, o := range objs {
+		if isHook(o.desired) {
+			continue
+		}
 		if o.live == nil {
-			out = append(out, unifiedDiff(o.key, "added", "", masked(o.key, o.desired, nil, true)))
+			plan.Created = append(plan.Created, o.key)
+			plan.Diffs = append(plan.Diffs, takeOverDiff(o.key, "created", "", masked(o.key, o.desired, nil, true)))
 			continue
 		}
 		prepared := o.live.DeepCopy()
@@ -328,11 +370,13 @@ func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector
 		if err := target.UnmarshalJSON(merged); err != nil {
 			return nil, err
 		}
-		change := "changed (taken over in place)"
+		a := AdoptedObject{Object: o.key}
+		change := "taken over in place"
 		afterJSON := merged
 		after, err := resource.NewHelper(o.info.Client, o.info.Mapping).DryRun(true).Replace(o.info.Namespace, o.info.Name, false, target)
 		if err != nil {
-			change = "refused by the API server (" + strings.TrimSpace(err.Error()) + "): migrate would stop here"
+			a.Refused = strings.TrimSpace(err.Error())
+			change = "refused by the API server (" + a.Refused + "): migrate would stop here"
 		} else if afterJSON, err = json.Marshal(after); err != nil {
 			return nil, err
 		}
@@ -341,13 +385,96 @@ func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector
 			return nil, err
 		}
 		from, to := masked(o.key, liveJSON, afterJSON, false), masked(o.key, afterJSON, liveJSON, true)
-		if from == to {
-			continue
+		a.Changes = changedFields(from, to)
+		plan.Adopted = append(plan.Adopted, a)
+		if from != to {
+			plan.Diffs = append(plan.Diffs, takeOverDiff(o.key, change, from, to))
 		}
-		out = append(out, unifiedDiff(o.key, change, from, to))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Object < out[j].Object })
-	return out, nil
+	sort.Slice(plan.Adopted, func(i, j int) bool { return plan.Adopted[i].Object < plan.Adopted[j].Object })
+	sort.Strings(plan.Created)
+	sort.Slice(plan.Diffs, func(i, j int) bool { return plan.Diffs[i].Object < plan.Diffs[j].Object })
+	return plan, nil
+}
+
+// takeOverDiff is one object's diff, its sides labelled for what migrate does: the
+// live object, and the object taken over (or created) by migrate.
+func takeOverDiff(key, change, from, to string) ObjectDiff {
+	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(from), B: difflib.SplitLines(to),
+		FromFile: "live " + key, ToFile: "after migrate (" + change + ") " + key, Context: 3,
+	})
+	return ObjectDiff{Object: key, Change: change, Diff: d}
+}
+
+// changedFields lists where two renderings (YAML, as cleanYAML makes them) of one
+// object differ, as field paths at most four levels deep: containers by name; labels,
+// annotations, selectors and any other list as a whole.
+func changedFields(from, to string) []string {
+	var a, b map[string]any
+	_ = yaml.Unmarshal([]byte(from), &a)
+	_ = yaml.Unmarshal([]byte(to), &b)
+	var out []string
+	var walk func(path string, x, y any)
+	walk = func(path string, x, y any) {
+		if equality.Semantic.DeepEqual(x, y) {
+			return
+		}
+		// Four levels (spec.template.spec.containers[romana-agent]) say what changes; the
+		// diff says how.
+		leaf := strings.Count(path, ".") >= 3 || strings.HasSuffix(path, ".labels") || strings.HasSuffix(path, ".annotations") ||
+			strings.HasSuffix(path, "Selector") || strings.HasSuffix(path, ".matchLabels")
+		xm, xok := x.(map[string]any)
+		ym, yok := y.(map[string]any)
+		if xok && yok && !leaf {
+			for _, k := range slices.Sorted(maps.Keys(merge(xm, ym))) {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				walk(p, xm[k], ym[k])
+			}
+			return
+		}
+		xl, yl := named(x), named(y)
+		if xl != nil && yl != nil && strings.HasSuffix(path, ".containers") {
+			for _, n := range slices.Sorted(maps.Keys(merge(xl, yl))) {
+				walk(path+"["+n+"]", xl[n], yl[n])
+			}
+			return
+		}
+		out = append(out, path)
+	}
+	walk("", a, b)
+	return out
+}
+
+// merge is the union of two maps' keys, each with y's value.
+func merge(x, y map[string]any) map[string]any {
+	out := maps.Clone(x)
+	if out == nil {
+		out = map[string]any{}
+	}
+	maps.Copy(out, y)
+	return out
+}
+
+// named is a list whose items all have a name, by name; nil for any other value.
+func named(v any) map[string]any {
+	l, ok := v.([]any)
+	if !ok || len(l) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for _, it := range l {
+		m, ok := it.(map[string]any)
+		n, _ := m["name"].(string)
+		if !ok || n == "" {
+			return nil
+		}
+		out[n] = it
+	}
+	return out
 }
 
 // DropPasswordRevisions deletes the ControllerRevisions of romana-services that hold a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/romana/romanactl/internal/lock"
+	"github.com/romana/romanactl/internal/values"
 )
 
 // RoleCount is ready/desired pods of a DaemonSet on the nodes of one role.
@@ -51,6 +53,45 @@ type Status struct {
 	LockedBy string `json:"lockedBy,omitempty"`
 	// Hint is the next step for a release that is not deployed.
 	Hint string `json:"hint,omitempty"`
+	// RomanaVersion is the tag of Romana's images that this revision deployed
+	// (DeployedVersion), which --tag makes differ from the chart's appVersion.
+	RomanaVersion string `json:"romanaVersion"`
+	// Pinned says the revision pinned Romana's images by digest (--pin-digests).
+	Pinned bool `json:"pinned,omitempty"`
+}
+
+// DeployedVersion is the tag of Romana's images that rel deployed, as the chart's
+// romana.tag helper picked it: image.tag of the revision's values (its config over its
+// chart's values), else its chart's appVersion. The chart's appVersion alone would say
+// v0.9.3.5 for a revision that `upgrade --tag=v0.9.3` made. pinned says a digest
+// (image.digests, from --pin-digests) chose the services or agent image: the pods run
+// the bytes the tag named when it was pinned.
+func DeployedVersion(rel *release.Release) (tag string, pinned bool) {
+	if rel == nil || rel.Chart == nil || rel.Chart.Metadata == nil {
+		return "", false
+	}
+	vals, err := chartutil.CoalesceValues(rel.Chart, rel.Config)
+	if err != nil {
+		vals = rel.Config
+	}
+	if tag, _ = values.LookupString(vals, "image.tag"); tag == "" {
+		tag = rel.Chart.Metadata.AppVersion
+	}
+	for _, k := range []string{"image.digests.services", "image.digests.agent"} {
+		if d, _ := values.LookupString(vals, k); d != "" {
+			pinned = true
+		}
+	}
+	return tag, pinned
+}
+
+// VersionText is DeployedVersion for a person: the tag, and "pinned by digest" when
+// the images were pinned.
+func VersionText(tag string, pinned bool) string {
+	if pinned {
+		return tag + ", pinned by digest"
+	}
+	return tag
 }
 
 // ErrNotHealthy is returned (with the status) when Romana is not healthy.
@@ -82,6 +123,7 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 	st := &Status{Release: rel.Name, Namespace: rel.Namespace, Revision: rel.Version, State: rel.Info.Status.String(),
 		Chart: rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version, AppVersion: rel.Chart.Metadata.AppVersion,
 		Updated: rel.Info.LastDeployed.Time, Description: rel.Info.Description}
+	st.RomanaVersion, st.Pinned = DeployedVersion(rel)
 	if h, err := lock.Current(ctx, c.Kube, c.Namespace, ReleaseName); err == nil && h != nil {
 		st.LockedBy = fmt.Sprintf("%s running `romanactl %s` since %s", h.Identity, h.Command, h.Since.Format(time.RFC3339))
 	}
