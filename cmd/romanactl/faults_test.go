@@ -559,6 +559,12 @@ func TestClusterSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPending(t)
+	// The pending-upgrade record is stored before Helm sends its first object: kill
+	// only once the proxy holds the agent's update (a loaded machine can take seconds
+	// between the two).
+	for deadline := time.Now().Add(25 * time.Second); p.Hits(hold) == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	rm()
