@@ -183,11 +183,9 @@ var Checks = []CheckDef{
 			tol, _ := values.Lookup(s.in.Effective, "agent.tolerations")
 			return []Check{agentCoverage(tolerations(tol), s.nodes)}
 		}},
-	{Name: "environment", Marks: "✓", Short: "which environment is used, and why",
-		What: "which environment is used and why",
-		run: func(s *pfState) []Check {
-			return []Check{{Name: "environment", Severity: Pass, Message: fmt.Sprintf("%s: %s", s.in.Env, s.in.EnvReason)}}
-		}},
+	{Name: "environment", Marks: "‼", Short: "which environment is used, and why; ‼ when detection finds another",
+		What: "which environment is used and why; ‼ when `--env` (or the release's) is kubeadm or kops and detection (as `--env=auto`) finds another, with the evidence (e.g. `kubeadm-config` exists)",
+		run:  envCheck},
 	{Name: "kops-single-subnet", Marks: "‼", Short: "with kops: a single subnet only", What: "with kops: an automated install supports a single subnet only (the original guide)", run: kopsChecks},
 	// The other two kops checks are reported by kopsChecks with the first.
 	{Name: "kops-network-cidr", Marks: "‼", Short: "with kops: --network-cidr=172.20.0.0/21", What: "with kops: kops' default `--network-cidr` 172.20.0.0/16 is too large; use 172.20.0.0/21", run: func(*pfState) []Check { return nil }},
