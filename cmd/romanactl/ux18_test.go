@@ -52,3 +52,26 @@ func TestNoKubeconfigSaysWhatAUserHas(t *testing.T) {
 		t.Errorf("a developer's step in a user's error:\n%s", r.stderr)
 	}
 }
+
+// TestVersionCompatForPeople: version --compat prints the table of lines for a terminal
+// (no Markdown, no regular expressions); -o markdown keeps the README's form.
+func TestVersionCompatForPeople(t *testing.T) {
+	r := mustOK(t, run(t, "version", "--compat"))
+	for _, bad := range []string{"|", "`", "^v?", `\.`, "**"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("version --compat prints %q to a terminal:\n%s", bad, r.stdout)
+		}
+	}
+	for _, want := range []string{"v0.9.3 (tags v0.9.3, v0.9.3.*, v0.9.3-*, with or without the v): this chart drives it", "v1.x (tags v1, v1.*, v1-*, with or without the v): refused (exit 2)", "Any other tag: accepted"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("%q missing from:\n%s", want, r.stdout)
+		}
+	}
+	md := mustOK(t, run(t, "version", "--compat", "-o", "markdown"))
+	if !strings.HasPrefix(md.stdout, "| Line | Tags | This chart |") || !strings.Contains(md.stdout, "`^v?0\\.9\\.3([.-].*)?$`") {
+		t.Errorf("version --compat -o markdown:\n%s", md.stdout)
+	}
+	if r := run(t, "version", "-o", "markdown"); r.code != 2 || !strings.Contains(r.stderr, "-o markdown: only the table of lines has a Markdown form; add --compat") {
+		t.Errorf("version -o markdown without --compat: exit %d\n%s", r.code, r.stderr)
+	}
+}
