@@ -75,3 +75,47 @@ func TestVersionCompatForPeople(t *testing.T) {
 		t.Errorf("version -o markdown without --compat: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestMirrorToSaysWhatIsWrong: a --to with upper case says so and what to write; no
+// error shows the reference romanactl makes to test the prefix.
+func TestMirrorToSaysWhatIsWrong(t *testing.T) {
+	tests := []struct{ to, want string }{
+		{"Registry.Example.com/Romana", `--to "Registry.Example.com/Romana": upper case: image references are lower case only; write --to registry.example.com/romana`},
+		{"registry.example.com/ro mana", `--to "registry.example.com/ro mana": not a registry/org prefix (could not parse reference: registry.example.com/ro mana); give host[:port]/org`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.to, func(t *testing.T) {
+			r := run(t, "images", "mirror", "--to", tt.to, "--dry-run")
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "romana-check") {
+				t.Errorf("exit %d, want 2 and %q in:\n%s", r.code, tt.want, r.stderr)
+			}
+		})
+	}
+}
+
+// TestMirrorDryRunReadsNoRegistry: images mirror --dry-run prints the plan from the
+// render alone, so a bastion that reaches no registry sees it; --read-registries reads
+// them and says what is already there.
+func TestMirrorDryRunReadsNoRegistry(t *testing.T) {
+	// Nobody answers at 127.0.0.1:1, as on an air-gapped bastion.
+	r := run(t, "images", "mirror", "--to", "127.0.0.1:2/romana", "--registry", "127.0.0.1:1/romana", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "would copy 127.0.0.1:1/romana/agent:v0.9.3.5 -> 127.0.0.1:2/romana/agent:v0.9.3.5\n") ||
+		!strings.Contains(r.stdout, "dry run: 5 to copy; no registry was read (--read-registries says which are already there) and nothing was written") {
+		t.Fatalf("dry run without registries: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "images", "mirror", "--to", "127.0.0.1:2/romana", "--registry", "127.0.0.1:1/romana", "--dry-run", "--read-registries")
+	if r.code != 1 || !strings.Contains(r.stdout, "network:") {
+		t.Errorf("--read-registries with no registry: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// With registries that answer, --read-registries tells what is there already.
+	src, _ := srcRegistry(t, "v0.9.3.7")
+	args := []string{"--registry", src + "/romana", "--tag", "v0.9.3.7", "--insecure"}
+	mustOK(t, run(t, append([]string{"images", "mirror", "--to", src + "/copy"}, args...)...))
+	r = mustOK(t, run(t, append([]string{"images", "mirror", "--to", src + "/copy", "--dry-run", "--read-registries"}, args...)...))
+	if !strings.Contains(r.stdout, "dry run: 0 to copy, 5 already there, 0 failed") {
+		t.Errorf("--read-registries after a mirror:\n%s", r.stdout)
+	}
+	if r := run(t, "images", "mirror", "--to", "x.example/romana", "--read-registries"); r.code != 2 || !strings.Contains(r.stderr, "--read-registries: only with --dry-run") {
+		t.Errorf("--read-registries without --dry-run: exit %d\n%s", r.code, r.stderr)
+	}
+}
