@@ -80,7 +80,9 @@ func (c *Client) checkEnvMatches(ctx context.Context, env string, skip []string)
 	}
 	detected, why, err := envMismatch(ctx, c.Kube, env)
 	if err != nil || detected == "" {
-		return err
+		// A user who may not read kubeadm-config or list nodes is not stopped here:
+		// the pre-flight's environment check reports it as ‼.
+		return nil
 	}
 	return values.Inputf("--env=%s does not match the cluster, which looks like %s: %s; nothing was changed. The %s environment's addresses (romanaRoot.clusterIP, agent.clusterIPCIDR, services.cidr) would replace the release's with ones made for another kind of cluster. Use --env=%s, or leave --env out to keep the release's values; if the cluster really is %s, acknowledge with --skip-check environment",
 		env, detected, why, env, detected, env)
