@@ -55,6 +55,7 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 			}
 			if !output.Structured() {
 				install.WriteReport(o.out, report)
+				install.DebugDetail(o.debug, report)
 			} else if err := output.Write(o.out, report); err != nil {
 				return err
 			}

@@ -30,7 +30,9 @@ func run(t *testing.T, args ...string) result {
 	r := result{stdout: out.String(), stderr: errOut.String(), err: err}
 	if err != nil {
 		r.code = exitCode(err)
-		r.stderr += "Error: " + err.Error() + "\n"
+		if !isQuiet(err) {
+			r.stderr += "Error: " + err.Error() + "\n"
+		}
 	}
 	return r
 }

@@ -66,13 +66,26 @@ func TestClusterImagesExist(t *testing.T) {
 	for _, c := range rep.Checks {
 		if c.Name == "images-exist" {
 			found = true
-			if c.Severity != install.Warn || !strings.Contains(c.Message, "could not confirm 5 of 5") || !strings.Contains(c.Message, "network:") {
+			// One short line that names the registry and why; each image's answer
+			// is in detail.
+			if c.Severity != install.Warn || !strings.Contains(c.Message, "could not confirm 5 of 5 images, no answer from 127.0.0.1:1: network") ||
+				len(c.Message) > 250 || len(c.Detail) != 5 || !strings.Contains(c.Detail[0], "(network: ") {
 				t.Errorf("unreachable registry: %+v", c)
 			}
 		}
 	}
 	if !found {
 		t.Errorf("no images-exist check in %s", r.stdout)
+	}
+	// In the table the line stays short; --debug lists each image.
+	r = rc(t, "check", "--pre", "--registry", "127.0.0.1:1/romana", "--debug")
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, "images-exist") && len(l) > 250 {
+			t.Errorf("a %d-character images-exist line:\n%s", len(l), l)
+		}
+	}
+	if !strings.Contains(r.stderr, "romanactl: images-exist: 127.0.0.1:1/romana/agent:") || strings.Contains(r.stdout, "127.0.0.1:1/romana/agent:") {
+		t.Errorf("--debug does not list each image, or the table does:\n%s\n%s", r.stdout, r.stderr)
 	}
 }
 

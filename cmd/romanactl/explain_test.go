@@ -116,7 +116,8 @@ func TestClusterStatusChecksWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = rc(t, "status")
-	if r.code != 1 || !strings.Contains(r.stdout, "✗ wiring: romana-agent runs with --romana-root=http://10.96.1.1:9600 but romana-root is 10.99.99.99:9600") {
+	if r.code != 1 || !strings.Contains(r.stdout, "✗ wiring: romana-agent runs with --romana-root=http://10.96.1.1:9600 but romana-root is 10.99.99.99:9600") ||
+		strings.Contains(r.stderr, "DaemonSets above") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	mustOK(t, rc(t, "upgrade", "--tag=v0.9.3")) // puts the chart's args back
@@ -126,7 +127,10 @@ func TestClusterStatusChecksWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = rc(t, "status")
-	if r.code != 1 || !strings.Contains(r.stdout, "romana-root's selector map[app:nothing] matches no pod") {
+	// The selector as kubectl writes one, and the error says the wiring is the problem
+	// (the DaemonSets are fine).
+	if r.code != 1 || !strings.Contains(r.stdout, "romana-root's selector app=nothing matches no pod") ||
+		!strings.HasSuffix(r.stderr, "Error: romana is not healthy: the wiring is broken (see ✗ wiring above)\n") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -94,14 +94,15 @@ source. An image already there with the same digest is skipped, so a re-run afte
 partial failure copies only what is missing. Credentials come from the Docker config
 (~/.docker/config.json and its credential helpers). Exit 1 if any image failed.`,
 		Example: `  romanactl images mirror --to registry.example.com:5000/romana
-  romanactl images mirror --to localhost:5000/romana --insecure --dry-run`,
+  romanactl images mirror --to localhost:5000/romana --insecure --dry-run
+  romanactl images mirror --to localhost:5000/romana --insecure --dry-run --read-registries`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
 				return values.Inputf("--to is required: the registry and org to copy to, e.g. --to registry.example.com:5000/romana")
 			}
 			if err := images.CheckPrefix(to, mo.Insecure); err != nil {
-				return values.Inputf("--to %q: not a registry/org prefix (%v); give host[:port]/org, e.g. --to registry.example.com:5000/romana", to, err)
+				return values.Inputf("--to %q: %v", to, err)
 			}
 			imgs, err := renderedImages(cmd, o, vf)
 			if err != nil {
@@ -111,11 +112,17 @@ partial failure copies only what is missing. Credentials come from the Docker co
 			for i, img := range imgs {
 				refs[i] = img.Image
 			}
+			if mo.ReadRegistries && !mo.DryRun {
+				return values.Inputf("--read-registries: only with --dry-run (a mirror reads the registries anyway); add --dry-run, or drop --read-registries")
+			}
 			mo.Progress = func(s string) { fmt.Fprintln(o.out, s) }
 			s := images.Mirror(cmd.Context(), refs, to, mo)
-			if mo.DryRun {
+			switch {
+			case mo.DryRun && !mo.ReadRegistries:
+				fmt.Fprintf(o.out, "dry run: %d to copy; no registry was read (--read-registries says which are already there) and nothing was written\n", s.Planned)
+			case mo.DryRun:
 				fmt.Fprintf(o.out, "dry run: %d to copy, %d already there, %d failed; nothing was written\n", s.Planned, s.Skipped, s.Fail)
-			} else {
+			default:
 				fmt.Fprintf(o.out, "copied %d, skipped %d, failed %d\n", s.Copied, s.Skipped, s.Fail)
 			}
 			if s.Fail > 0 {
@@ -133,7 +140,8 @@ partial failure copies only what is missing. Credentials come from the Docker co
 	vf = addValuesFlags(cmd, o, "kubeadm")
 	cmd.Flags().StringVar(&to, "to", "", "registry and org to copy to: REGISTRY/ORG (required)")
 	cmd.Flags().BoolVar(&mo.Insecure, "insecure", false, "allow plain-HTTP registries (local and test registries)")
-	cmd.Flags().BoolVar(&mo.DryRun, "dry-run", false, "print the copy plan (source -> destination) and write nothing")
+	cmd.Flags().BoolVar(&mo.DryRun, "dry-run", false, "print the copy plan (source -> destination) from the render alone, reading no registry, and write nothing")
+	cmd.Flags().BoolVar(&mo.ReadRegistries, "read-registries", false, "with --dry-run: also read each source's digest and the destination, to say what is already there")
 	return cmd
 }
 

@@ -23,6 +23,8 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+	if !isQuiet(err) {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+	}
 	os.Exit(exitCode(err))
 }

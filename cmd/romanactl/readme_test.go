@@ -24,10 +24,10 @@ func readmeSection(t *testing.T, name string) string {
 }
 
 // TestREADMECompatIsTheTable: the README's "What works on which cluster" table is what
-// `romanactl version --compat` prints from chart/compat.yaml, so the two cannot drift.
+// `romanactl version --compat -o markdown` prints from chart/compat.yaml, so the two cannot drift.
 func TestREADMECompatIsTheTable(t *testing.T) {
 	got := readmeSection(t, "compat")
-	want := mustOK(t, run(t, "version", "--compat")).stdout
+	want := mustOK(t, run(t, "version", "--compat", "-o", "markdown")).stdout
 	if got != want {
 		t.Fatalf("README's compat table differs from `romanactl version --compat`; paste this between the markers:\n%s", want)
 	}

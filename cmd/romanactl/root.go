@@ -123,6 +123,9 @@ cluster's network before it touches anything.
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if hint := flagSuggestion(c, err); hint != "" {
+			return &values.InputError{Err: fmt.Errorf("%w: %s\nSee '%s --help'", err, hint, c.CommandPath())}
+		}
 		return &values.InputError{Err: fmt.Errorf("%w\nSee '%s --help'", err, c.CommandPath())}
 	})
 	// client-go waits for ever on an API server that accepts connections and never
@@ -219,10 +222,12 @@ var exitCodes = map[string]string{
   1  no release (use install), a cluster call failed, the wait timed out (with
      --atomic: rolled back to the last good revision, which the message names), the
      Lease is held, or another command wrote a revision meanwhile
-  2  invalid input, a ✗ pre-flight check, a clusterIP change without
-     --recreate-root-service, or a datastore password change: nothing was written`,
-	"diff": `  0  the diff was printed (changes or none)
-  1  a cluster call failed, or there is no release
+  2  invalid input, an --env the cluster does not look like, a ✗ pre-flight check, a
+     clusterIP change without --recreate-root-service, or a datastore password
+     change: nothing was written`,
+	"diff": `  0  the diff was printed (changes or none; with --exit-code: no changes)
+  1  with --exit-code: there are changes (the diff is printed, no Error: line);
+     a cluster call failed, or there is no release
   2  invalid input`,
 	"status": `  0  deployed and healthy
   1  not healthy (pods not ready, wiring broken, release pending or failed), no
@@ -314,6 +319,15 @@ func isUsageError(err error) bool {
 }
 
 type usageError struct{ error }
+
+// quietError is an answer told by the exit code alone (exit 1): main prints no Error: line.
+type quietError struct{ error }
+
+// isQuiet says whether err is a quietError.
+func isQuiet(err error) bool {
+	var q *quietError
+	return errors.As(err, &q)
+}
 
 // noArgs rejects positional arguments as an input error.
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -61,7 +62,7 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 				}
 			}
 			if errors.Is(err, install.ErrNotHealthy) {
-				return fmt.Errorf("romana is not healthy (release %s, DaemonSets above)", st.State)
+				return fmt.Errorf("romana is not healthy: %s", unhealthyBecause(st))
 			}
 			return err
 		},
@@ -73,4 +74,25 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 func role(d install.DaemonSetStatus, r string) string {
 	rc := d.ByRole[r]
 	return strconv.Itoa(rc.Ready) + "/" + strconv.Itoa(rc.Desired)
+}
+
+// unhealthyBecause names what status found wrong, pointing at the part of its output
+// that shows it: the release state, the DaemonSets' table, the ✗ wiring lines.
+func unhealthyBecause(st *install.Status) string {
+	var why []string
+	if st.State != "deployed" {
+		why = append(why, "the release is "+st.State)
+	}
+	for _, d := range st.DaemonSets {
+		if !d.Healthy {
+			why = append(why, d.Name+": "+d.Problem+" (see the table above)")
+		}
+	}
+	if len(st.Wiring) > 0 {
+		why = append(why, "the wiring is broken (see ✗ wiring above)")
+	}
+	if len(why) == 0 {
+		return "see above"
+	}
+	return strings.Join(why, "; ")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -74,13 +75,18 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 	return cmd
 }
 
+// errChanges is diff --exit-code's answer "there are changes": exit 1, and no Error: line,
+// since the diff on stdout is the whole message (as with git diff --exit-code).
+var errChanges = &quietError{errors.New("the diff found changes")}
+
 func newDiffCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
-	var reset, recreate bool
+	var reset, recreate, exitCodeFlag bool
 	var output *outputFormat
 	cmd := &cobra.Command{
 		Use: "diff",
 		Example: `  romanactl diff --tag=v0.9.3.7
+  romanactl diff --exit-code --tag=v0.9.3.7 || echo "the upgrade would change something"
   romanactl diff --cluster-ip=10.96.99.98 --recreate-root-service`,
 		Short: "Show what an upgrade with the same flags would change, per object (no writes)",
 		Long: `Show what an upgrade with the same flags would change, per object, as unified diffs
@@ -103,23 +109,29 @@ them and the kubectl patch that removes them.`,
 				return err
 			}
 			if output.Structured() {
-				return output.Write(o.out, diffs)
-			}
-			if len(diffs) == 0 {
-				fmt.Fprintln(o.out, "No changes.")
-				return nil
-			}
-			for _, d := range diffs {
-				if d.Diff != "" {
-					fmt.Fprintf(o.out, "# %s %s\n%s", d.Object, d.Change, d.Diff)
+				if err := output.Write(o.out, diffs); err != nil {
+					return err
 				}
-				if k := d.Kept; k != nil {
-					fmt.Fprintf(o.out, "# %s kept by the upgrade: fields set outside the release (by %s) that the chart does not set; Helm's three-way patch never removes them (+ below)\n%s",
-						d.Object, strings.Join(k.By, ", "), k.Diff)
-					if h := removeHint(k); h != "" {
-						fmt.Fprintf(o.out, "#%s\n", h)
+			} else if len(diffs) == 0 {
+				fmt.Fprintln(o.out, "No changes.")
+			}
+			if !output.Structured() {
+				for _, d := range diffs {
+					if d.Diff != "" {
+						fmt.Fprintf(o.out, "# %s %s\n%s", d.Object, d.Change, d.Diff)
+					}
+					if k := d.Kept; k != nil {
+						fmt.Fprintf(o.out, "# %s kept by the upgrade: fields set outside the release (by %s) that the chart does not set; Helm's three-way patch never removes them (+ below)\n%s",
+							d.Object, strings.Join(k.By, ", "), k.Diff)
+						if h := removeHint(k); h != "" {
+							fmt.Fprintf(o.out, "#%s\n", h)
+						}
 					}
 				}
+			}
+			// A difference is what the upgrade would change, or drift it would keep.
+			if exitCodeFlag && len(diffs) > 0 {
+				return errChanges
 			}
 			return nil
 		},
@@ -127,6 +139,7 @@ them and the kubectl patch that removes them.`,
 	vf = addValuesFlags(cmd, o, "")
 	cmd.Flags().BoolVar(&reset, "reset-values", false, "as upgrade --reset-values")
 	cmd.Flags().BoolVar(&recreate, "recreate-root-service", false, "as upgrade --recreate-root-service")
+	cmd.Flags().BoolVar(&exitCodeFlag, "exit-code", false, "exit 1 when there are changes, as git diff --exit-code and kubectl diff do (0 when there are none)")
 	output = addOutputFlag(cmd, "diff", "diff", "json", "yaml")
 	return cmd
 }

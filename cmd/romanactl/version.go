@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/romana/romanactl/internal/compat"
+	"github.com/romana/romanactl/internal/values"
 )
 
 // version is stamped by the Makefile (-X main.version=...).
@@ -31,11 +32,13 @@ func newVersionCmd(o *rootOptions) *cobra.Command {
 		Use: "version",
 		Example: `  romanactl version
   romanactl version -o json
-  romanactl version --compat`,
+  romanactl version --compat
+  romanactl version --compat -o markdown`,
 		Short: "Print romanactl's version, the embedded chart's, the Helm SDK's, and what the Romana line can do",
 		Long: `Print romanactl's version, the embedded chart's, the Helm SDK's, and what the chart's
 Romana line (its appVersion) cannot do, from the chart's table of lines (compat.yaml).
---compat prints that whole table, as the README's "What works on which cluster" shows it.`,
+--compat prints that whole table for a terminal; --compat -o markdown prints it as the
+README's "What works on which cluster" shows it.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			ch, err := o.loadChart()
@@ -47,11 +50,19 @@ Romana line (its appVersion) cannot do, from the chart's table of lines (compat.
 				return err
 			}
 			if table {
-				if output.Structured() {
+				switch {
+				case output.Structured():
 					return output.Write(o.out, t)
+				case output.value == "markdown":
+					// The README embeds this form (TestREADMECompatIsTheTable).
+					fmt.Fprint(o.out, t.Markdown())
+				default:
+					fmt.Fprint(o.out, t.Text())
 				}
-				fmt.Fprint(o.out, t.Markdown())
 				return nil
+			}
+			if output.value == "markdown" {
+				return values.Inputf("-o markdown: only the table of lines has a Markdown form; add --compat, or use -o text, json or yaml")
 			}
 			info := versionInfo{Version: version, ChartVersion: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, HelmSDK: helmSDKVersion(), GoVersion: runtime.Version()}
 			if l, ok := t.For(ch.Metadata.AppVersion); ok {
@@ -77,7 +88,7 @@ Romana line (its appVersion) cannot do, from the chart's table of lines (compat.
 			return nil
 		},
 	}
-	output = addOutputFlag(cmd, "text", "text", "json", "yaml")
+	output = addOutputFlag(cmd, "text", "text", "json", "yaml", "markdown")
 	cmd.Flags().BoolVar(&table, "compat", false, "print the table of Romana lines: which tags this chart drives and what each cannot do")
 	return cmd
 }

@@ -89,6 +89,54 @@ func (t *Table) Names() string {
 	return strings.Join(n, ", ")
 }
 
+// Text renders the table for a terminal: each line with its tags in words and what it
+// cannot do as a list, without Markdown or regular expressions.
+func (t *Table) Text() string {
+	var b strings.Builder
+	b.WriteString("Romana lines this chart knows (chart/compat.yaml):\n")
+	for _, l := range t.Lines {
+		drive, what := "refused (exit 2)", []string{l.Differs}
+		if l.Drivable {
+			drive, what = "this chart drives it", nil
+			if l.ServicesParsesNodes != nil && !*l.ServicesParsesNodes {
+				what = append(what, "run-romana-services parses no --nodes and plans for 256 nodes: services.nodes must stay 256")
+			}
+			if l.NetworkPolicyAPI != "" {
+				what = append(what, fmt.Sprintf("the listener watches NetworkPolicies under %s, which Kubernetes stopped serving in %s: NetworkPolicies are NOT enforced on any cluster this chart supports (pre-flight romana-compat ‼)", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn))
+			}
+			if l.Entrypoints != "" {
+				what = append(what, "entrypoint options: "+l.Entrypoints)
+			}
+			what = append(what, l.Notes...)
+		}
+		fmt.Fprintf(&b, "\n%s (tags %s): %s\n", l.Name, TagsInWords(l.Match), drive)
+		for _, w := range what {
+			fmt.Fprintf(&b, "  - %s\n", w)
+		}
+	}
+	b.WriteString("\nAny other tag: accepted (your own build); the pre-flight check romana-compat says \"unknown\" (‼).\n")
+	return b.String()
+}
+
+// prefixMatch is the shape of compat.yaml's patterns: a version, then anything after a
+// dot or a dash ("^v?0\.9\.3([.-].*)?$").
+var prefixMatch = regexp.MustCompile(`^\^(v\?)?((?:[0-9]|\\\.)+)\(\[\.-\]\.\*\)\?\$$`)
+
+// TagsInWords says which tags a line's pattern matches, for people: "v0.9.3, v0.9.3.*,
+// v0.9.3-*, with or without the v". A pattern of another shape is shown as it is.
+func TagsInWords(match string) string {
+	m := prefixMatch.FindStringSubmatch(match)
+	if m == nil {
+		return "matching " + match
+	}
+	v := "v" + strings.ReplaceAll(m[2], `\.`, ".")
+	words := fmt.Sprintf("%s, %s.*, %s-*", v, v, v)
+	if m[1] != "" {
+		words += ", with or without the v"
+	}
+	return words
+}
+
 // Markdown renders the table for the README's "What works on which cluster" section.
 func (t *Table) Markdown() string {
 	var b strings.Builder

@@ -19,8 +19,12 @@ import (
 type Options struct {
 	// Insecure allows plain-HTTP registries (local and test registries).
 	Insecure bool
-	// DryRun plans the copies and writes nothing.
+	// DryRun plans the copies and writes nothing. The plan comes from the references
+	// alone, so a bastion that cannot reach the source registry still sees it.
 	DryRun bool
+	// ReadRegistries, with DryRun, also reads each source's digest and the destination,
+	// to tell what is already there and what cannot be read.
+	ReadRegistries bool
 	// Keychain finds credentials; nil means the usual Docker config
 	// (authn.DefaultKeychain).
 	Keychain authn.Keychain
@@ -74,10 +78,23 @@ func Destination(src, to string, insecure bool) (string, error) {
 }
 
 // CheckPrefix reports whether to is a usable REGISTRY/ORG prefix: a reference under it
-// must parse.
+// must parse. The error speaks of to alone, not of the reference made to test it, and
+// says what to write instead.
 func CheckPrefix(to string, insecure bool) error {
-	_, err := name.ParseReference(strings.TrimSuffix(to, "/")+"/romana-check:1", nameOpts(insecure)...)
-	return err
+	p := strings.TrimSuffix(to, "/")
+	const probe = "/romana-check:1"
+	_, err := name.ParseReference(p+probe, nameOpts(insecure)...)
+	if err == nil {
+		return nil
+	}
+	// The most common mistake, and the parser's message does not name it: image
+	// references are lower case only (registry hosts are case-insensitive anyway).
+	if low := strings.ToLower(p); low != p {
+		if _, lerr := name.ParseReference(low+probe, nameOpts(insecure)...); lerr == nil {
+			return fmt.Errorf("upper case: image references are lower case only; write --to %s", low)
+		}
+	}
+	return fmt.Errorf("not a registry/org prefix (%s); give host[:port]/org, e.g. --to registry.example.com:5000/romana", strings.ReplaceAll(err.Error(), p+probe, p))
 }
 
 // Mirror copies every image to <to>/<name>:<tag>. An image index is copied whole, with
@@ -118,6 +135,11 @@ func mirrorOne(ctx context.Context, src, to string, o Options) Result {
 	}
 	if err != nil {
 		return fail("parse", src, err)
+	}
+	if o.DryRun && !o.ReadRegistries {
+		r.Outcome = Planned
+		progress(fmt.Sprintf("would copy %s -> %s", src, dst))
+		return r
 	}
 	srcRef, err := name.ParseReference(src, nameOpts(o.Insecure)...)
 	if err != nil {

@@ -58,7 +58,7 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 	// Without any kubeconfig client-go falls back to http://localhost:8080, and the user
 	// sees "connection refused" instead of the real problem.
 	if raw, err := getter.ToRawKubeConfigLoader().RawConfig(); err == nil && len(raw.Clusters) == 0 {
-		return nil, values.Inputf("no kubeconfig found: give --kubeconfig, set KUBECONFIG, or create ~/.kube/config (`make cluster-up` writes .cluster/kubeconfig)")
+		return nil, values.Inputf("no kubeconfig found: this command talks to a cluster, and none of --kubeconfig, $KUBECONFIG or ~/.kube/config names one; pass --kubeconfig=PATH, set KUBECONFIG=PATH, or copy the cluster's admin kubeconfig to ~/.kube/config (on a kubeadm control-plane node: /etc/kubernetes/admin.conf)")
 	}
 	rc, err := getter.ToRESTConfig()
 	if err != nil {

@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -71,6 +72,14 @@ func servesResource(cs kubernetes.Interface, groupVersion, resource string) (boo
 // before anything is written: a tag that is not there is ✗ (every pod would sit in
 // ImagePullBackOff); a registry that cannot be reached is ‼ (air-gapped clusters pull
 // from mirrors romanactl may not see).
+// registryOf is the registry host of a fully qualified image reference.
+func registryOf(image string) string {
+	if i := strings.Index(image, "/"); i > 0 {
+		return image[:i]
+	}
+	return image
+}
+
 func imagesExist(ctx context.Context, manifest string, o images.Options) Check {
 	imgs, err := images.List(manifest)
 	if err != nil || len(imgs) == 0 {
@@ -83,12 +92,21 @@ func imagesExist(ctx context.Context, manifest string, o images.Options) Check {
 	ctx, cancel := context.WithTimeout(ctx, registryDeadline)
 	defer cancel()
 	var missing, unconfirmed []string
+	// why lists, per registry, the kinds of answer it gave (network, auth, …).
+	why := map[string][]string{}
 	for _, f := range images.Exists(ctx, refs, o) {
 		switch f.Presence {
 		case images.Missing:
 			missing = append(missing, fmt.Sprintf("%s (%s)", f.Image, f.Detail))
 		case images.Unconfirmed:
 			unconfirmed = append(unconfirmed, fmt.Sprintf("%s (%s)", f.Image, f.Detail))
+			reg, kind := registryOf(f.Image), f.Detail
+			if i := strings.Index(kind, ":"); i > 0 {
+				kind = kind[:i]
+			}
+			if !slices.Contains(why[reg], kind) {
+				why[reg] = append(why[reg], kind)
+			}
 		}
 	}
 	switch {
@@ -97,9 +115,17 @@ func imagesExist(ctx context.Context, manifest string, o images.Options) Check {
 			Message: "not in the registry: " + strings.Join(missing, "; "),
 			Fix:     "pick a tag that exists (--tag), push the images (romanactl images mirror), or fix --registry"}
 	case len(unconfirmed) > 0:
+		// The same unanswered registries on every install of an air-gapped cluster: one
+		// short line says which and why; each image's full answer is in Detail (-o json,
+		// --debug).
+		var regs []string
+		for _, r := range slices.Sorted(maps.Keys(why)) {
+			regs = append(regs, r+": "+strings.Join(why[r], ", "))
+		}
 		return Check{Name: "images-exist", Severity: Warn,
-			Message: fmt.Sprintf("could not confirm %d of %d images (no registry answer; an air-gapped cluster may pull from a mirror): %s", len(unconfirmed), len(refs), strings.Join(unconfirmed, "; ")),
-			Fix:     "make sure the nodes can pull them, then --skip-check images-exist"}
+			Message: fmt.Sprintf("could not confirm %d of %d images, no answer from %s; an air-gapped cluster may pull from a mirror", len(unconfirmed), len(refs), strings.Join(regs, "; ")),
+			Fix:     "make sure the nodes can pull them, then --skip-check images-exist; --debug or -o json shows each image with its registry's answer",
+			Detail:  unconfirmed}
 	}
 	return Check{Name: "images-exist", Severity: Pass, Message: fmt.Sprintf("all %d images exist in their registries", len(refs))}
 }

@@ -271,6 +271,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 		return nil, err
 	}
 	WriteReport(c.Progress, report)
+	DebugDetail(c.Debug, report)
 	if len(report.Failed()) > 0 {
 		return report, &PreflightError{Report: report}
 	}

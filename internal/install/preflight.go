@@ -45,6 +45,9 @@ type Check struct {
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
 	Fix      string   `json:"fix,omitempty"`
+	// Detail is what a summary Message leaves out (images-exist: each image with its
+	// registry's answer); shown by -o json and --debug, not in the table.
+	Detail []string `json:"detail,omitempty"`
 }
 
 // Report is the outcome of the pre-flight.
@@ -142,7 +145,7 @@ var Checks = []CheckDef{
 			return []Check{podAdmission(s.ctx, s.cs, s.in.Namespace, s.in.Manifest)}
 		}},
 	{Name: "images-exist", Marks: "✗ / ‼", Short: "every image of the release is in its registry (✗ not there, ‼ no answer)",
-		What: "every image of the release exists in its registry (a manifest HEAD with go-containerregistry, credentials from the Docker config, all images in parallel, 5 s at most). ✗ when a registry answers that a tag is not there (every pod would sit in `ImagePullBackOff`); ‼ when no registry answers or it wants credentials (air-gapped clusters pull from mirrors romanactl may not see: it says so and goes on)",
+		What: "every image of the release exists in its registry (a manifest HEAD with go-containerregistry, credentials from the Docker config, all images in parallel, 5 s at most). ✗ when a registry answers that a tag is not there (every pod would sit in `ImagePullBackOff`); ‼ when no registry answers or it wants credentials (air-gapped clusters pull from mirrors romanactl may not see: it says so in one line per registry and goes on; `-o json` and `--debug` list each image with its registry's answer)",
 		run: func(s *pfState) []Check {
 			if s.in.Manifest == "" {
 				return nil
@@ -192,11 +195,9 @@ var Checks = []CheckDef{
 			tol, _ := values.Lookup(s.in.Effective, "agent.tolerations")
 			return []Check{agentCoverage(tolerations(tol), s.nodes)}
 		}},
-	{Name: "environment", Marks: "✓", Short: "which environment is used, and why",
-		What: "which environment is used and why",
-		run: func(s *pfState) []Check {
-			return []Check{{Name: "environment", Severity: Pass, Message: fmt.Sprintf("%s: %s", s.in.Env, s.in.EnvReason)}}
-		}},
+	{Name: "environment", Marks: "‼", Short: "which environment is used, and why; ‼ when detection finds another",
+		What: "which environment is used and why; ‼ when `--env` (or the release's) is kubeadm or kops and detection (as `--env=auto`) finds another, with the evidence (e.g. `kubeadm-config` exists)",
+		run:  envCheck},
 	{Name: "kops-single-subnet", Marks: "‼", Short: "with kops: a single subnet only", What: "with kops: an automated install supports a single subnet only (the original guide)", run: kopsChecks},
 	// The other two kops checks are reported by kopsChecks with the first.
 	{Name: "kops-network-cidr", Marks: "‼", Short: "with kops: --network-cidr=172.20.0.0/21", What: "with kops: kops' default `--network-cidr` 172.20.0.0/16 is too large; use 172.20.0.0/21", run: func(*pfState) []Check { return nil }},

@@ -17,6 +17,15 @@ func WriteReport(w io.Writer, r *Report) {
 	}
 }
 
+// DebugDetail writes each check's Detail to --debug.
+func DebugDetail(d *Debug, r *Report) {
+	for _, c := range r.Checks {
+		for _, l := range c.Detail {
+			d.Printf("romanactl: %s: %s", c.Name, l)
+		}
+	}
+}
+
 var secretDataRE = regexp.MustCompile(`(?m)^(\s+password: )\S+$`)
 
 // MaskSecrets hides the datastore password in a manifest before it is shown: it must

@@ -237,7 +237,8 @@ func (c *Client) wiring(ctx context.Context, servicesDS bool) []string {
 	}
 	pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
 	if err == nil && len(pods.Items) == 0 {
-		out = append(out, fmt.Sprintf("romana-root's selector %v matches no pod; fix: `romanactl upgrade` restores the chart's selector", svc.Spec.Selector))
+		// Written as a label selector (app=x), as kubectl takes it, not as a Go map.
+		out = append(out, fmt.Sprintf("romana-root's selector %s matches no pod; fix: `romanactl upgrade` restores the chart's selector", labels.SelectorFromSet(svc.Spec.Selector)))
 		return out
 	}
 	slices, err := c.Kube.DiscoveryV1().EndpointSlices(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=romana-root"})

@@ -182,6 +182,9 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err := CheckSkips(o.Skip); err != nil {
 		return nil, err
 	}
+	if err := c.checkEnvMatches(ctx, o.Env, o.Skip); err != nil {
+		return nil, err
+	}
 	p, err := c.plan(ctx, o)
 	if err != nil {
 		return nil, err

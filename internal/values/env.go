@@ -59,7 +59,16 @@ func FindEnv(ch *chart.Chart, name string) (Env, error) {
 			return e, nil
 		}
 	}
-	return Env{}, Inputf("--env %q: unknown environment; known: %s", name, strings.Join(EnvNames(ch), ", "))
+	known := strings.Join(EnvNames(ch), ", ")
+	if name == "auto" {
+		// auto is resolved by the commands that reach a cluster; an offline command
+		// (template, values, plan, images) reads no kubeconfig, so it cannot detect.
+		return Env{}, Inputf("--env=auto detects the environment from a cluster, and this command reads none (it renders offline); give the environment by name, one of %s (`romanactl check --pre --env=auto` shows which one a cluster is)", known)
+	}
+	if s := Suggest(name, EnvNames(ch)); s != "" {
+		return Env{}, Inputf("--env %q: unknown environment; did you mean --env=%s? known: %s", name, s, known)
+	}
+	return Env{}, Inputf("--env %q: unknown environment; known: %s", name, known)
 }
 
 // Values parses the environment file.
