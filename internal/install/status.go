@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -203,7 +204,8 @@ func (c *Client) wiring(ctx context.Context, servicesDS bool) []string {
 	return out
 }
 
-// History returns the release's revisions, oldest first.
+// History returns the release's revisions, oldest first. Helm's History returns the
+// records in the storage's order, which for Secrets is by name: v10 sorts before v2.
 func (c *Client) History() ([]*release.Release, error) {
 	h := action.NewHistory(c.Cfg)
 	h.Max = MaxHistory
@@ -211,6 +213,7 @@ func (c *Client) History() ([]*release.Release, error) {
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, values.Inputf("no release %s in %s", ReleaseName, c.Namespace)
 	}
+	slices.SortFunc(rels, func(a, b *release.Release) int { return a.Version - b.Version })
 	return rels, err
 }
 

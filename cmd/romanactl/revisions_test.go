@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/release"
+
+	"github.com/romana/romanactl/internal/testcluster"
+)
+
+// killPending leaves the release pending-* as a killed command does: the proxy holds
+// Helm's update of romana-agent, and the process (`romanactl args…`) is killed once the
+// pending record is stored.
+func killPending(t *testing.T, args ...string) {
+	t.Helper()
+	p, err := shared.StartProxy(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	hold := &testcluster.Rule{Method: "PATCH", PathContains: "/daemonsets/romana-agent", Delay: 30 * time.Second, Times: 1}
+	rm := p.Add(hold)
+	defer rm()
+	before := history(t)
+	cmd := exec.Command(romanactlBin(t), append(args, "--kubeconfig", p.KubeconfigPath)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if h := history(t); h[len(h)-1].Version > before[len(before)-1].Version && h[len(h)-1].Info.Status.IsPending() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("romanactl %v left no pending revision within 30s:\n%s", args, describe(history(t)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+}
+
+// TestClusterPastTenRevisions takes the release past ten revisions the way the trial
+// did (failed upgrades, a rollback, an upgrade killed while pending and recovered),
+// then checks that history is ordered by number, that `rollback` and `rollback N` work
+// and go where they say, and that status names the newest revision.
+func TestClusterPastTenRevisions(t *testing.T) {
+	cluster(t)
+	step := func(want string, args ...string) {
+		t.Helper()
+		r := proc(t, shared.KubeconfigPath, 2*time.Minute, args...)
+		if (want == "ok") != (r.code == 0) {
+			t.Fatalf("romanactl %v: exit %d (want %s)\n%s%s\n%s", args, r.code, want, r.stdout, r.stderr, describe(history(t)))
+		}
+	}
+	bad := []string{"upgrade", "--atomic=false", "--set-json", "agent.tolerations=[]", "--timeout=4s"}
+	step("ok", "install")                                        // 1
+	step("ok", "upgrade", "--tag=v0.9.3")                        // 2
+	step("fail", bad...)                                         // 3 failed
+	step("ok", "upgrade", "--reset-values", "--tag=v0.9.3.5")    // 4
+	step("fail", bad...)                                         // 5 failed
+	step("fail", bad...)                                         // 6 failed
+	step("ok", "rollback", "1")                                  // 7 Rollback to 1
+	step("ok", "upgrade", "--reset-values", "--tag=v0.9.3")      // 8
+	step("ok", "upgrade", "--tag=v0.9.3.5")                      // 9
+	killPending(t, "upgrade", "--tag=v0.9.3.7", "--timeout=60s") // 10 pending-upgrade
+	step("ok", "recover", "--timeout=60s")                       // 11 Rollback to 9
+	step("ok", "rollback", "--timeout=60s")                      // 12 Rollback to 10
+	step("ok", "rollback", "9", "--timeout=60s")                 // 13 Rollback to 9
+	step("ok", "upgrade", "--tag=v0.9.3", "--timeout=60s")       // 14
+
+	// A rollback killed while pending, past ten revisions: the next rollback, holding
+	// the Lease itself, must point at recover, not name its own pid as the holder.
+	killPending(t, "rollback", "9", "--timeout=60s") // 15 pending-rollback
+	for _, args := range [][]string{{"rollback"}, {"rollback", "9"}} {
+		r := proc(t, shared.KubeconfigPath, time.Minute, args...)
+		if r.code != 1 || strings.Contains(r.stderr, "locked by") ||
+			!strings.Contains(r.stderr, "is pending-rollback at revision 15") || !strings.Contains(r.stderr, "`romanactl recover`") {
+			t.Fatalf("romanactl %v with revision 15 left pending-rollback: exit %d, want 1 pointing at recover\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	step("ok", "recover", "--timeout=60s")        // 16 Rollback to 14
+	step("ok", "rollback", "--timeout=60s")       // 17 Rollback to 15
+	step("ok", "rollback", "12", "--timeout=60s") // 18 Rollback to 12
+	h := history(t)
+	t.Logf("history:\n%s", describe(h))
+	want := map[int]string{11: "Rollback to 9", 12: "Rollback to 10", 13: "Rollback to 9", 15: "romanactl recover: pending-rollback ended (its command was interrupted)", 16: "Rollback to 14", 17: "Rollback to 15", 18: "Rollback to 12"}
+	for _, r := range h {
+		if d, ok := want[r.Version]; ok && r.Info.Description != d {
+			t.Errorf("revision %d: description %q, want %q", r.Version, r.Info.Description, d)
+		}
+	}
+	if last := h[len(h)-1]; last.Version != 18 || last.Info.Status != release.StatusDeployed {
+		t.Fatalf("newest revision %d %s, want 18 deployed:\n%s", last.Version, last.Info.Status, describe(h))
+	}
+
+	// history, table and JSON: ordered by number, the newest last.
+	r := mustOK(t, rc(t, "history", "-o", "json"))
+	var revs []struct{ Revision int }
+	if err := json.Unmarshal([]byte(r.stdout), &revs); err != nil {
+		t.Fatalf("history -o json: %v\n%s", err, r.stdout)
+	}
+	var got []int
+	for _, v := range revs {
+		got = append(got, v.Revision)
+	}
+	if fmt.Sprint(got) != "[9 10 11 12 13 14 15 16 17 18]" {
+		t.Errorf("history -o json revisions %v, want [9 … 18]", got)
+	}
+	r = mustOK(t, rc(t, "history"))
+	var table []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+		table = append(table, strings.Fields(l)[0])
+	}
+	if strings.Join(table, " ") != "9 10 11 12 13 14 15 16 17 18" {
+		t.Errorf("history table revisions %v, want 9 … 18 in order:\n%s", table, r.stdout)
+	}
+	r = rc(t, "status")
+	if !strings.Contains(r.stdout, "revision 18, deployed") {
+		t.Errorf("status does not name revision 18:\n%s%s", r.stdout, r.stderr)
+	}
+}
