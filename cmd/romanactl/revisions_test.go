@@ -11,6 +11,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/testcluster"
 )
 
@@ -92,8 +93,8 @@ func TestClusterPastTenRevisions(t *testing.T) {
 	t.Logf("history:\n%s", describe(h))
 	want := map[int]string{11: "Rollback to 9", 12: "Rollback to 10", 13: "Rollback to 9", 15: "romanactl recover: pending-rollback ended (its command was interrupted)", 16: "Rollback to 14", 17: "Rollback to 15", 18: "Rollback to 12"}
 	for _, r := range h {
-		if d, ok := want[r.Version]; ok && r.Info.Description != d {
-			t.Errorf("revision %d: description %q, want %q", r.Version, r.Info.Description, d)
+		if d, ok := want[r.Version]; ok && !strings.HasPrefix(r.Info.Description, d) {
+			t.Errorf("revision %d: description %q, want it to start with %q", r.Version, r.Info.Description, d)
 		}
 	}
 	if last := h[len(h)-1]; last.Version != 18 || last.Info.Status != release.StatusDeployed {
@@ -124,5 +125,85 @@ func TestClusterPastTenRevisions(t *testing.T) {
 	r = rc(t, "status")
 	if !strings.Contains(r.stdout, "revision 18, deployed") {
 		t.Errorf("status does not name revision 18:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// killInWait runs romanactl args… and SIGKILLs it once it waits for Romana: Helm has
+// stored the revision as deployed, and nobody saw it ready.
+func killInWait(t *testing.T, args ...string) {
+	t.Helper()
+	r := start(t, shared.KubeconfigPath, args...)
+	r.until(t, "waiting for Romana", time.Minute)
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	r.wait(t, 10*time.Second)
+}
+
+// TestClusterUnverifiedWait kills commands during their wait, with values that can
+// never become ready (agent.tolerations=[] and a tainted control-plane node), and
+// checks that such a revision is never taken for a good one: status and recover say
+// so, --atomic goes past it, and "the API server does not answer" is said only when
+// it does not.
+func TestClusterUnverifiedWait(t *testing.T) {
+	cluster(t)
+	bad := []string{"--set-json", "agent.tolerations=[]"}
+	last := func() *release.Release { h := history(t); return h[len(h)-1] }
+
+	// An install killed in its wait: revision 1 deployed, unverified, and no good one.
+	killInWait(t, append([]string{"install", "--timeout=2m"}, bad...)...)
+	if l := last(); l.Version != 1 || l.Info.Status != release.StatusDeployed || strings.Contains(l.Info.Description, "verified") {
+		t.Fatalf("after the killed install: revision %d %s %q, want 1 deployed, not verified", l.Version, l.Info.Status, l.Info.Description)
+	}
+	r := proc(t, shared.KubeconfigPath, 2*time.Minute, "upgrade", "--tag=v0.9.3.5", "--timeout=4s")
+	if r.code != 1 || !strings.Contains(r.stderr, "--atomic rollback failed too: no good revision to roll back to") ||
+		strings.Contains(r.stderr, "does not answer") || strings.Contains(r.stderr, "answers again") {
+		t.Fatalf("--atomic upgrade from an unverified install: exit %d, want 1 saying no revision is good, and nothing of the API server\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustOK(t, proc(t, shared.KubeconfigPath, 2*time.Minute, "upgrade", "--reset-values", "--timeout=60s")) // 3, verified
+	good := last()
+	if good.Version != 3 || !strings.HasSuffix(good.Info.Description, "; verified ready by romanactl") {
+		t.Fatalf("after a good upgrade: revision %d %q, want 3 verified:\n%s", good.Version, good.Info.Description, describe(history(t)))
+	}
+
+	// An upgrade killed in its wait: revision 4 stays "deployed / Upgrade complete".
+	killInWait(t, append([]string{"upgrade", "--timeout=2m"}, bad...)...)
+	if l := last(); l.Version != 4 || l.Info.Status != release.StatusDeployed {
+		t.Fatalf("after the killed upgrade: revision %d %s, want 4 deployed", l.Version, l.Info.Status)
+	}
+	r = rc(t, "status")
+	if !strings.Contains(r.stdout, "revision 4 was never verified ready") || !strings.Contains(r.stdout, "`romanactl recover` rolls back to revision 3") {
+		t.Errorf("status of an unverified revision:\n%s%s", r.stdout, r.stderr)
+	}
+	r = rc(t, "status", "-o", "json")
+	if !strings.Contains(r.stdout, `"unverified": true`) {
+		t.Errorf("status -o json of an unverified revision:\n%s", r.stdout)
+	}
+	r = mustOK(t, rc(t, "recover", "--dry-run"))
+	if !strings.Contains(r.stdout, "revision 4 is deployed but was never verified ready") || !strings.Contains(r.stdout, "roll back to revision 3, the newest good one") {
+		t.Errorf("recover --dry-run of an unverified revision:\n%s", r.stdout)
+	}
+
+	// The next upgrade reuses revision 4's values, fails, and --atomic returns to 3,
+	// not to 4; the message names 3 and says nothing of the API server.
+	r = proc(t, shared.KubeconfigPath, 2*time.Minute, "upgrade", "--tag=v0.9.3", "--timeout=4s")
+	if r.code != 1 || !strings.Contains(r.stdout, "‼ revision 4 was never verified ready") ||
+		!strings.Contains(r.stderr, "(a copy of good revision 3) is now deployed") || strings.Contains(r.stderr, "API server") {
+		t.Fatalf("--atomic upgrade after an unverified revision: exit %d\n%s%s\n%s", r.code, r.stdout, r.stderr, describe(history(t)))
+	}
+	if l := last(); l.Version != 6 || l.Info.Description != "Rollback to 3; verified ready by romanactl" {
+		t.Fatalf("after the --atomic rollback: revision %d %q, want 6 \"Rollback to 3; verified ready by romanactl\":\n%s", l.Version, l.Info.Description, describe(history(t)))
+	}
+
+	// Killed in the wait again (revision 7); recover returns to revision 6.
+	killInWait(t, append([]string{"upgrade", "--timeout=2m"}, bad...)...)
+	r = proc(t, shared.KubeconfigPath, 2*time.Minute, "recover", "--timeout=60s")
+	if r.code != 0 || !strings.Contains(r.stdout, "Recovered: revision 7 was never verified ready; revision 8 (a copy of revision 6) is now deployed") {
+		t.Fatalf("recover of unverified revision 7: exit %d\n%s%s\n%s", r.code, r.stdout, r.stderr, describe(history(t)))
+	}
+	if l := last(); l.Version != 8 || !install.Verified(l) {
+		t.Fatalf("after recover: revision %d %q, want 8 verified", l.Version, l.Info.Description)
+	}
+	r = mustOK(t, rc(t, "recover"))
+	if !strings.Contains(r.stdout, "nothing to do") {
+		t.Errorf("recover of a verified release:\n%s", r.stdout)
 	}
 }

@@ -170,6 +170,10 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	if p.last.Info.Status == release.StatusDeployed && Unverified(p.last) {
+		c.progress("‼ revision %d was never verified ready (the command that made it stopped during its wait); this upgrade starts from its values. "+
+			"If they are what failed, `romanactl recover` first returns to the newest good revision (`romanactl recover --dry-run` names it)", p.last.Version)
+	}
 	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
 	// as Helm's three-way patch does; say so first, and do not call it a no-op.
 	drifted, err := c.liveDrift(ctx, p)
@@ -238,7 +242,9 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 			return nil, err
 		}
 	}
-	rel, err := c.newUpgrade(o).RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
+	up := c.newUpgrade(o)
+	up.Labels = waitLabels(p.last.Version+1, o.Wait)
+	rel, err := up.RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
 	if err != nil && !c.wroteRevision(rel, p.last.Version+1) {
 		// Nothing of ours was stored, so there is nothing to roll back: rolling back
 		// here would undo another command's revision.
@@ -263,13 +269,17 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		}
 	}
 	if err == nil {
+		if o.Wait {
+			c.verified(ctx, rel)
+		}
 		return rel, nil
 	}
 	err = classify(err)
+	back := c.backTo(p.last.Version)
 	if rerr := c.reachable(ctx); rerr != nil {
 		return nil, fmt.Errorf("upgrade failed: %w; the API server does not answer now (%v), so revision %d was neither marked failed nor rolled back. "+
-			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision",
-			err, rerr, p.last.Version+1, p.last.Version)
+			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else %s",
+			err, rerr, p.last.Version+1, back)
 	}
 	if werr := c.mayWrite(ctx); werr != nil {
 		return nil, c.stopped(werr, fmt.Sprintf("revision %d failed (%v) and was neither marked failed nor rolled back", p.last.Version+1, err))
@@ -289,7 +299,7 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		}
 	}
 	if !o.Atomic {
-		return nil, fmt.Errorf("upgrade failed, release left as failed%s (`romanactl rollback %d` returns to the last good revision): %w%s", markNote, p.last.Version, err, rootNote)
+		return nil, fmt.Errorf("upgrade failed, release left as failed%s (%s): %w%s", markNote, back, err, rootNote)
 	}
 	target, good, rerr := c.rollbackToGood(ctx, o.Timeout, p.last.Version)
 	var lost *LeaseLostError
@@ -297,8 +307,12 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback stopped: %w", err, markNote, rootNote, rerr)
 	}
 	if rerr != nil {
-		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback failed too: %v. When the API server answers again: `romanactl status`, "+
-			"then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision", err, markNote, rootNote, rerr, p.last.Version)
+		when := "Next"
+		if c.reachable(ctx) != nil {
+			when = "The API server does not answer now; when it answers again"
+		}
+		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback failed too: %v. %s: `romanactl status`, "+
+			"then `romanactl recover` if the release is pending, else %s", err, markNote, rootNote, rerr, when, back)
 	}
 	return nil, fmt.Errorf("upgrade failed: %w%s; --atomic: rolled back, revision %d (a copy of good revision %d) is now deployed", err, markNote, good.Version, target)
 }
@@ -327,8 +341,8 @@ func (c *Client) rollbackToGood(ctx context.Context, timeout time.Duration, upTo
 	return target, good, err
 }
 
-// lastGood is the newest revision, not newer than upTo (0: any), that was deployed
-// successfully.
+// lastGood is the newest good revision (see good: deployed or superseded, and not left
+// unverified by a wait that never finished) not newer than upTo (0: any).
 func (c *Client) lastGood(upTo int) (int, error) {
 	hist, err := c.Cfg.Releases.History(ReleaseName)
 	if err != nil {
@@ -339,14 +353,23 @@ func (c *Client) lastGood(upTo int) (int, error) {
 		if upTo > 0 && r.Version > upTo {
 			continue
 		}
-		if (r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded) && r.Version > target {
+		if good(r) && r.Version > target {
 			target = r.Version
 		}
 	}
 	if target == 0 {
-		return 0, errors.New("no good revision to roll back to")
+		return 0, errors.New("no good revision to roll back to (none is deployed or superseded and either verified ready or made without romanactl's wait)")
 	}
 	return target, nil
+}
+
+// backTo says how to return to the newest good revision not newer than upTo, for a
+// message.
+func (c *Client) backTo(upTo int) string {
+	if n, err := c.lastGood(upTo); err == nil {
+		return fmt.Sprintf("`romanactl rollback %d` returns to revision %d, the newest good one", n, n)
+	}
+	return "no earlier revision is known to be good (`romanactl history` lists them)"
 }
 
 // Diff returns what an upgrade with the same options would change, per object, as
@@ -427,6 +450,10 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	if err != nil {
 		return nil, err
 	}
+	// Helm's rollback copied its target's labels; this revision's own wait decides.
+	if lerr := c.setWaitLabel(rel, o.Wait); lerr != nil {
+		c.progress("‼ %v: if this command stops during its wait, revision %d may count as good", lerr, rel.Version)
+	}
 	if o.Wait {
 		if err := c.waitFor(ctx, "rolled back:", rel, o.Timeout); err != nil {
 			if lerr := c.leaseLost(); lerr != nil {
@@ -437,6 +464,7 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 			}
 			return rel, err
 		}
+		c.verified(ctx, rel)
 	}
 	return rel, nil
 }
