@@ -275,12 +275,14 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		return rel, nil
 	}
 	err = classify(err)
-	back := c.backTo(p.last.Version)
 	if rerr := c.reachable(ctx); rerr != nil {
+		// No read of the history here: against an API server that is gone it would
+		// wait out the request timeout.
 		return nil, fmt.Errorf("upgrade failed: %w; the API server does not answer now (%v), so revision %d was neither marked failed nor rolled back. "+
 			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else %s",
-			err, rerr, p.last.Version+1, back)
+			err, rerr, p.last.Version+1, unreadBack)
 	}
+	back := c.backTo(p.last.Version)
 	if werr := c.mayWrite(ctx); werr != nil {
 		return nil, c.stopped(werr, fmt.Sprintf("revision %d failed (%v) and was neither marked failed nor rolled back", p.last.Version+1, err))
 	}
@@ -309,7 +311,7 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 	if rerr != nil {
 		when := "Next"
 		if c.reachable(ctx) != nil {
-			when = "The API server does not answer now; when it answers again"
+			when, back = "The API server does not answer now; when it answers again", unreadBack
 		}
 		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback failed too: %v. %s: `romanactl status`, "+
 			"then `romanactl recover` if the release is pending, else %s", err, markNote, rootNote, rerr, when, back)
@@ -362,6 +364,9 @@ func (c *Client) lastGood(upTo int) (int, error) {
 	}
 	return target, nil
 }
+
+// unreadBack is backTo's advice when the history cannot be read now.
+const unreadBack = "`romanactl rollback N` returns to revision N; the newest good one is the newest deployed or superseded revision in `romanactl history` whose description ends in \"verified ready by romanactl\" (or that was made without romanactl's wait)"
 
 // backTo says how to return to the newest good revision not newer than upTo, for a
 // message.
