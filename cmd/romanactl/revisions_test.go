@@ -126,6 +126,25 @@ func TestClusterPastTenRevisions(t *testing.T) {
 	if !strings.Contains(r.stdout, "revision 18, deployed") {
 		t.Errorf("status does not name revision 18:\n%s%s", r.stdout, r.stderr)
 	}
+
+	// Helm's last write of a rollback (the update of its record) refused once, as a
+	// passing API error does: the rollback records the revision Helm left
+	// pending-rollback as failed, so the next command is not blocked.
+	p, err := shared.StartProxy(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	refuse := &testcluster.Rule{Method: "PUT", PathContains: "/secrets/sh.helm.release.v1.romana.v19", Status: 500, Times: 1}
+	p.Add(refuse)
+	r = proc(t, p.KubeconfigPath, 2*time.Minute, "rollback", "16", "--timeout=60s")
+	if r.code != 1 || p.Hits(refuse) != 1 || !strings.Contains(r.stderr, "revision 19, which Helm left pending-rollback, was recorded as failed") {
+		t.Fatalf("rollback whose record update was refused: exit %d, %d refusals\n%s%s\n%s", r.code, p.Hits(refuse), r.stdout, r.stderr, describe(history(t)))
+	}
+	if l := history(t); l[len(l)-1].Version != 19 || l[len(l)-1].Info.Status != release.StatusFailed {
+		t.Fatalf("after the refused update, want revision 19 failed:\n%s", describe(l))
+	}
+	step("ok", "rollback", "16", "--timeout=60s") // 20
 }
 
 // killInWait runs romanactl args… and SIGKILLs it once it waits for Romana: Helm has

@@ -445,9 +445,9 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	rb.MaxHistory = MaxHistory
 	rb.Wait = false
 	if err := rb.Run(ReleaseName); err != nil {
-		note := ""
+		note := c.endPendingRollback(last.Version+1, version, err)
 		if deletedRoot != nil {
-			note = "; " + c.putBackRoot(ctx, deletedRoot, version)
+			note += "; " + c.putBackRoot(ctx, deletedRoot, version)
 		}
 		return nil, fmt.Errorf("rollback: %w%s", classify(err), note)
 	}
@@ -472,6 +472,24 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 		c.verified(ctx, rel)
 	}
 	return rel, nil
+}
+
+// endPendingRollback records as failed the pending-rollback record that a failed
+// Helm rollback to version left as revision rev: Helm stores it before its apply and
+// updates it only at the end, so an error in between (an API error on that last
+// update, a manifest that does not build) leaves it pending-rollback, which blocks
+// every later command until recover. It says what it did, for the error message.
+func (c *Client) endPendingRollback(rev, version int, cause error) string {
+	st, err := c.Cfg.Releases.Get(ReleaseName, rev)
+	// Ours: Helm's rollback to version wrote this description when it stored it.
+	if err != nil || !st.Info.Status.IsPending() || st.Info.Description != fmt.Sprintf("Rollback to %d", version) {
+		return ""
+	}
+	was := st.Info.Status
+	if merr := c.markFailed(st, cause); merr != nil {
+		return fmt.Sprintf("; revision %d is left %s (recording it as failed failed too: %v): `romanactl recover` ends it", rev, was, merr)
+	}
+	return fmt.Sprintf("; revision %d, which Helm left %s, was recorded as failed", rev, was)
 }
 
 // rootServiceFor makes romana-root ready for target's manifest: when target's clusterIP
