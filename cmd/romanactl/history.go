@@ -115,20 +115,23 @@ func newRecoverCmd(o *rootOptions) *cobra.Command {
 	var ro install.RecoverOptions
 	cmd := &cobra.Command{
 		Use:   "recover",
-		Short: "End a release left pending-install, pending-upgrade or pending-rollback by a killed command",
+		Short: "End a release left pending-install, pending-upgrade or pending-rollback by a killed command, or deployed but never verified ready",
 		Long: `A release whose newest revision is pending-* blocks every later install, upgrade and
 rollback, in romanactl and in the helm CLI. It happens when a command is killed
 (SIGKILL, a lost machine) or the API server goes away while it writes. recover ends it:
 
   pending-install                   uninstall the half-made release; the datastore
                                     password Secret is kept
-  pending-upgrade, pending-rollback mark that revision failed, roll back to the last
-                                    deployed revision (recreating romana-root if its
+  pending-upgrade, pending-rollback mark that revision failed, roll back to the newest
+                                    good revision (recreating romana-root if its
                                     clusterIP differs), and wait
+  deployed, never verified ready    roll back to the newest good revision: the command
+                                    that made it was killed during its wait
 
 It prints its plan first; --dry-run prints only the plan. It holds the release's Lease,
 so it refuses (exit 1) while another command's Lease is live. A release that is not
-pending is left alone (exit 0).`,
+pending and whose deployed revision is verified (or was made without romanactl's
+wait) is left alone (exit 0).`,
 		Example: `  romanactl recover --dry-run
   romanactl recover --timeout=2m`,
 		Args: noArgs,
@@ -154,6 +157,8 @@ pending is left alone (exit 0).`,
 			case ro.DryRun || plan.Action == install.RecoverNothing:
 			case plan.Action == install.RecoverUninstall:
 				fmt.Fprintf(o.out, "Recovered: the half-made release was uninstalled; Secret %s was kept. Run `romanactl install` again.\n", install.PasswordSecret)
+			case plan.Action == install.RecoverUnverified:
+				fmt.Fprintf(o.out, "Recovered: revision %d was never verified ready; revision %d (a copy of revision %d) is now %s.\n", plan.Revision, rel.Version, plan.Target, rel.Info.Status)
 			default:
 				fmt.Fprintf(o.out, "Recovered: revision %d failed; revision %d (a copy of revision %d) is now %s.\n", plan.Revision, rel.Version, plan.Target, rel.Info.Status)
 			}

@@ -172,10 +172,14 @@ func (c *Client) changedUnder(ctx context.Context, planned string, now *release.
 
 // pendingError explains a release whose newest record is pending-*: a command holding
 // the Lease is named; otherwise it is either a helm CLI at work or a killed command,
-// and `romanactl recover` ends the latter.
+// and `romanactl recover` ends the latter. A command that holds the Lease itself
+// (rollback, upgrade under the Lease) is no other command at work: naming the Lease's
+// holder would name this very process, and a retry would say the same.
 func (c *Client) pendingError(ctx context.Context, rel *release.Release) error {
-	if h, err := lock.Current(ctx, c.Kube, c.Namespace, ReleaseName); err == nil && h != nil {
-		return &lock.HeldError{Release: ReleaseName, Namespace: c.Namespace, Holder: *h, Now: time.Now()}
+	if c.lease == nil {
+		if h, err := lock.Current(ctx, c.Kube, c.Namespace, ReleaseName); err == nil && h != nil {
+			return &lock.HeldError{Release: ReleaseName, Namespace: c.Namespace, Holder: *h, Now: time.Now()}
+		}
 	}
 	return fmt.Errorf("release %s in %s is %s at revision %d (since %s): an operation is in progress outside romanactl (a helm CLI), or one was killed. "+
 		"If nothing is running, `romanactl recover` ends it safely (`romanactl recover --dry-run` shows how)",

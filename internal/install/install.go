@@ -102,6 +102,9 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	// checked against a real API server by the tests and by --dry-run=server.
 	inst.DisableOpenAPIValidation = true
 	inst.TakeOwnership = o.Adopt
+	if o.Wait {
+		inst.Labels = waitLabels(1, true)
+	}
 	if o.DryRun == "server" {
 		inst.DryRun = true
 		inst.DryRunOption = "server"
@@ -155,6 +158,9 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 			}
 		}
 		if err == nil {
+			if o.Wait {
+				c.verified(ctx, rel)
+			}
 			res.Release = rel
 			return nil
 		}

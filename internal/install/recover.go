@@ -25,6 +25,10 @@ const (
 	// RecoverRollback: an upgrade or rollback was left pending; it is marked failed and
 	// the last deployed revision is restored.
 	RecoverRollback RecoverAction = "rollback"
+	// RecoverUnverified: the deployed revision was made by a command whose wait never
+	// finished (Helm stores deployed before romanactl's wait); the newest good revision
+	// is restored.
+	RecoverUnverified RecoverAction = "rollback-unverified"
 )
 
 // RecoverPlan is what recover will do, and why.
@@ -72,7 +76,23 @@ func (c *Client) PlanRecover(ctx context.Context) (*RecoverPlan, error) {
 		p.Steps = []string{
 			fmt.Sprintf("revision %d is %s: the command that wrote it was interrupted", last.Version, last.Info.Status),
 			fmt.Sprintf("mark revision %d failed", last.Version),
-			fmt.Sprintf("roll back to revision %d, the last deployed one (romana-root is recreated if its clusterIP differs)", target),
+			fmt.Sprintf("roll back to revision %d, the newest good one (romana-root is recreated if its clusterIP differs)", target),
+		}
+	case release.StatusDeployed:
+		if !Unverified(last) {
+			p.Action = RecoverNothing
+			p.Steps = []string{fmt.Sprintf("revision %d is deployed and was verified ready (or made without romanactl's wait): nothing is pending, nothing to do", last.Version)}
+			break
+		}
+		target, err := c.lastGood(last.Version - 1)
+		if err != nil {
+			return nil, fmt.Errorf("revision %d is deployed but was never verified ready (the command that made it stopped during its wait), and %w; "+
+				"`romanactl upgrade` with values that work replaces it", last.Version, err)
+		}
+		p.Action, p.Target = RecoverUnverified, target
+		p.Steps = []string{
+			fmt.Sprintf("revision %d is deployed but was never verified ready: the command that made it stopped during its wait, so it is not known to be good", last.Version),
+			fmt.Sprintf("roll back to revision %d, the newest good one (romana-root is recreated if its clusterIP differs)", target),
 		}
 	default:
 		p.Action = RecoverNothing
@@ -129,6 +149,9 @@ func (c *Client) Recover(ctx context.Context, o RecoverOptions) (*RecoverPlan, *
 			if err := c.Cfg.Releases.Update(last); err != nil {
 				return fmt.Errorf("recover: mark revision %d failed: %w", last.Version, err)
 			}
+			rel, err = c.rollbackLocked(wctx, RollbackOptions{Revision: plan.Target, Wait: o.Wait, Timeout: o.Timeout, RecreateRootService: true}, true)
+			return err
+		case RecoverUnverified:
 			rel, err = c.rollbackLocked(wctx, RollbackOptions{Revision: plan.Target, Wait: o.Wait, Timeout: o.Timeout, RecreateRootService: true}, true)
 			return err
 		}

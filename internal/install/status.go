@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,7 +52,10 @@ type Status struct {
 	Wiring []string `json:"wiring,omitempty"`
 	// LockedBy names the live holder of the release's Lease, if any.
 	LockedBy string `json:"lockedBy,omitempty"`
-	// Hint is the next step for a release that is not deployed.
+	// Unverified: the deployed revision was made by romanactl to be waited for, and its
+	// wait never succeeded (see install.Unverified).
+	Unverified bool `json:"unverified,omitempty"`
+	// Hint is the next step for a release that is not deployed, or not verified.
 	Hint string `json:"hint,omitempty"`
 	// RomanaVersion is the tag of Romana's images that this revision deployed
 	// (DeployedVersion), which --tag makes differ from the chart's appVersion.
@@ -133,6 +137,19 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 		} else {
 			st.Hint = "no romanactl holds the release's Lease: a helm CLI is at work, or the command that wrote this revision was killed; " +
 				"if nothing is running, `romanactl recover` ends it (`romanactl recover --dry-run` shows how)"
+		}
+	}
+	if rel.Info.Status == release.StatusDeployed && Unverified(rel) {
+		st.Unverified = true
+		switch n, gerr := c.lastGood(rel.Version - 1); {
+		case st.LockedBy != "":
+			st.Hint = fmt.Sprintf("revision %d is not verified ready yet: an operation is in progress (%s)", rel.Version, st.LockedBy)
+		case gerr == nil:
+			st.Hint = fmt.Sprintf("revision %d was never verified ready: the command that made it stopped during its wait, so it is not known to be good; "+
+				"`romanactl recover` rolls back to revision %d, the newest good one", rel.Version, n)
+		default:
+			st.Hint = fmt.Sprintf("revision %d was never verified ready: the command that made it stopped during its wait, so it is not known to be good, "+
+				"and no earlier revision is; `romanactl upgrade` with values that work replaces it", rel.Version)
 		}
 	}
 	nodes, err := nodeMetadata(ctx, c.Kube)
@@ -258,7 +275,8 @@ func (c *Client) wiring(ctx context.Context, servicesDS bool) []string {
 	return out
 }
 
-// History returns the release's revisions, oldest first.
+// History returns the release's revisions, oldest first. Helm's History returns the
+// records in the storage's order, which for Secrets is by name: v10 sorts before v2.
 func (c *Client) History() ([]*release.Release, error) {
 	h := action.NewHistory(c.Cfg)
 	h.Max = MaxHistory
@@ -266,6 +284,7 @@ func (c *Client) History() ([]*release.Release, error) {
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, noRelease(c.Namespace, "; `romanactl install` installs it")
 	}
+	slices.SortFunc(rels, func(a, b *release.Release) int { return a.Version - b.Version })
 	return rels, err
 }
 

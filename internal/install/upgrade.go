@@ -189,6 +189,10 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	if p.last.Info.Status == release.StatusDeployed && Unverified(p.last) {
+		c.progress("‼ revision %d was never verified ready (the command that made it stopped during its wait); this upgrade starts from its values. "+
+			"If they are what failed, `romanactl recover` first returns to the newest good revision (`romanactl recover --dry-run` names it)", p.last.Version)
+	}
 	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
 	// as Helm's three-way patch does; say so first, and do not call it a no-op.
 	drifted, live, err := c.liveDrift(ctx, p)
@@ -263,7 +267,9 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 			return nil, err
 		}
 	}
-	rel, err := c.newUpgrade(o).RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
+	up := c.newUpgrade(o)
+	up.Labels = waitLabels(p.last.Version+1, o.Wait)
+	rel, err := up.RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
 	if err != nil && !c.wroteRevision(rel, p.last.Version+1) {
 		// Nothing of ours was stored, so there is nothing to roll back: rolling back
 		// here would undo another command's revision.
@@ -288,14 +294,20 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		}
 	}
 	if err == nil {
+		if o.Wait {
+			c.verified(ctx, rel)
+		}
 		return rel, nil
 	}
 	err = classify(err)
 	if rerr := c.reachable(ctx); rerr != nil {
+		// No read of the history here: against an API server that is gone it would
+		// wait out the request timeout.
 		return nil, fmt.Errorf("upgrade failed: %w; the API server does not answer now (%v), so revision %d was neither marked failed nor rolled back. "+
-			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision",
-			err, rerr, p.last.Version+1, p.last.Version)
+			"When it answers again: `romanactl status`, then `romanactl recover` if the release is pending, else %s",
+			err, rerr, p.last.Version+1, unreadBack)
 	}
+	back := c.backTo(p.last.Version)
 	if werr := c.mayWrite(ctx); werr != nil {
 		return nil, c.stopped(werr, fmt.Sprintf("revision %d failed (%v) and was neither marked failed nor rolled back", p.last.Version+1, err))
 	}
@@ -314,7 +326,7 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		}
 	}
 	if !o.Atomic {
-		return nil, fmt.Errorf("upgrade failed, release left as failed%s (`romanactl rollback %d` returns to the last good revision): %w%s", markNote, p.last.Version, err, rootNote)
+		return nil, fmt.Errorf("upgrade failed, release left as failed%s (%s): %w%s", markNote, back, err, rootNote)
 	}
 	target, good, rerr := c.rollbackToGood(ctx, o.Timeout, p.last.Version)
 	var lost *LeaseLostError
@@ -322,8 +334,12 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback stopped: %w", err, markNote, rootNote, rerr)
 	}
 	if rerr != nil {
-		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback failed too: %v. When the API server answers again: `romanactl status`, "+
-			"then `romanactl recover` if the release is pending, else `romanactl rollback %d` returns to the last good revision", err, markNote, rootNote, rerr, p.last.Version)
+		when := "Next"
+		if c.reachable(ctx) != nil {
+			when, back = "The API server does not answer now; when it answers again", unreadBack
+		}
+		return nil, fmt.Errorf("upgrade failed: %w%s%s; --atomic rollback failed too: %v. %s: `romanactl status`, "+
+			"then `romanactl recover` if the release is pending, else %s", err, markNote, rootNote, rerr, when, back)
 	}
 	return nil, fmt.Errorf("upgrade failed: %w%s; --atomic: rolled back, revision %d (a copy of good revision %d) is now deployed", err, markNote, good.Version, target)
 }
@@ -352,8 +368,8 @@ func (c *Client) rollbackToGood(ctx context.Context, timeout time.Duration, upTo
 	return target, good, err
 }
 
-// lastGood is the newest revision, not newer than upTo (0: any), that was deployed
-// successfully.
+// lastGood is the newest good revision (see good: deployed or superseded, and not left
+// unverified by a wait that never finished) not newer than upTo (0: any).
 func (c *Client) lastGood(upTo int) (int, error) {
 	hist, err := c.Cfg.Releases.History(ReleaseName)
 	if err != nil {
@@ -364,14 +380,26 @@ func (c *Client) lastGood(upTo int) (int, error) {
 		if upTo > 0 && r.Version > upTo {
 			continue
 		}
-		if (r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded) && r.Version > target {
+		if good(r) && r.Version > target {
 			target = r.Version
 		}
 	}
 	if target == 0 {
-		return 0, errors.New("no good revision to roll back to")
+		return 0, errors.New("no good revision to roll back to (none is deployed or superseded and either verified ready or made without romanactl's wait)")
 	}
 	return target, nil
+}
+
+// unreadBack is backTo's advice when the history cannot be read now.
+const unreadBack = "`romanactl rollback N` returns to revision N; the newest good one is the newest deployed or superseded revision in `romanactl history` whose description ends in \"verified ready by romanactl\" (or that was made without romanactl's wait)"
+
+// backTo says how to return to the newest good revision not newer than upTo, for a
+// message.
+func (c *Client) backTo(upTo int) string {
+	if n, err := c.lastGood(upTo); err == nil {
+		return fmt.Sprintf("`romanactl rollback %d` returns to revision %d, the newest good one", n, n)
+	}
+	return "no earlier revision is known to be good (`romanactl history` lists them)"
 }
 
 // Diff returns what an upgrade with the same options would change, per object, as
@@ -442,15 +470,19 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	rb.MaxHistory = MaxHistory
 	rb.Wait = false
 	if err := rb.Run(ReleaseName); err != nil {
-		note := ""
+		note := c.endPendingRollback(last.Version+1, version, err)
 		if deletedRoot != nil {
-			note = "; " + c.putBackRoot(ctx, deletedRoot, version)
+			note += "; " + c.putBackRoot(ctx, deletedRoot, version)
 		}
 		return nil, fmt.Errorf("rollback: %w%s", classify(err), note)
 	}
 	rel, err := c.Cfg.Releases.Last(ReleaseName)
 	if err != nil {
 		return nil, err
+	}
+	// Helm's rollback copied its target's labels; this revision's own wait decides.
+	if lerr := c.setWaitLabel(rel, o.Wait); lerr != nil {
+		c.progress("‼ %v: if this command stops during its wait, revision %d may count as good", lerr, rel.Version)
 	}
 	if o.Wait {
 		if err := c.waitFor(ctx, "rolled back:", rel, o.Timeout); err != nil {
@@ -462,8 +494,27 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 			}
 			return rel, err
 		}
+		c.verified(ctx, rel)
 	}
 	return rel, nil
+}
+
+// endPendingRollback records as failed the pending-rollback record that a failed
+// Helm rollback to version left as revision rev: Helm stores it before its apply and
+// updates it only at the end, so an error in between (an API error on that last
+// update, a manifest that does not build) leaves it pending-rollback, which blocks
+// every later command until recover. It says what it did, for the error message.
+func (c *Client) endPendingRollback(rev, version int, cause error) string {
+	st, err := c.Cfg.Releases.Get(ReleaseName, rev)
+	// Ours: Helm's rollback to version wrote this description when it stored it.
+	if err != nil || !st.Info.Status.IsPending() || st.Info.Description != fmt.Sprintf("Rollback to %d", version) {
+		return ""
+	}
+	was := st.Info.Status
+	if merr := c.markFailed(st, cause); merr != nil {
+		return fmt.Sprintf("; revision %d is left %s (recording it as failed failed too: %v): `romanactl recover` ends it", rev, was, merr)
+	}
+	return fmt.Sprintf("; revision %d, which Helm left %s, was recorded as failed", rev, was)
 }
 
 // rootServiceFor makes romana-root ready for target's manifest: when target's clusterIP
