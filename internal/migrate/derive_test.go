@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/romana/romanactl/internal/upstream"
 )
 
 func Spec(t testing.TB, file string) Found {
 	t.Helper()
-	data, err := os.ReadFile("../../../shared/seed/original-specs/" + file)
+	data, err := os.ReadFile(upstream.Path(t, "seed", "original-specs", file))
 	if err != nil {
 		t.Fatal(err)
 	}
