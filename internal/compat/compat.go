@@ -104,6 +104,9 @@ func (t *Table) Text() string {
 			if l.NetworkPolicyAPI != "" {
 				what = append(what, fmt.Sprintf("the listener watches NetworkPolicies under %s, which Kubernetes stopped serving in %s: NetworkPolicies are NOT enforced on any cluster this chart supports (pre-flight romana-compat ‼)", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn))
 			}
+			if len(l.CNIRuntimes) > 0 {
+				what = append(what, fmt.Sprintf("its CNI plugin runs docker run %s (untagged, so :latest, from a registry --registry does not change) and needs nodes on %s (Docker Engine with cri-dockerd): containerd and CRI-O nodes attach no pod (pre-flight container-runtime ✗)", l.CNIImage, strings.Join(l.CNIRuntimes, " or ")))
+			}
 			if l.Entrypoints != "" {
 				what = append(what, "entrypoint options: "+l.Entrypoints)
 			}
@@ -151,6 +154,9 @@ func (t *Table) Markdown() string {
 			}
 			if l.NetworkPolicyAPI != "" {
 				w = append(w, fmt.Sprintf("the listener watches NetworkPolicies under `%s`, which Kubernetes stopped serving in %s: on every cluster this chart supports, NetworkPolicies are **not enforced** (pre-flight `romana-compat` ‼)", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn))
+			}
+			if len(l.CNIRuntimes) > 0 {
+				w = append(w, fmt.Sprintf("its CNI plugin runs `docker run %s` (untagged, so `:latest`, from a registry `--registry` does not change) and needs nodes on %s (Docker Engine with cri-dockerd): containerd and CRI-O nodes attach no pod (pre-flight `container-runtime` ✗)", l.CNIImage, strings.Join(l.CNIRuntimes, " or ")))
 			}
 			if l.Entrypoints != "" {
 				w = append(w, "entrypoint options: "+l.Entrypoints)
