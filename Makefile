@@ -69,13 +69,14 @@ cluster-up: controlplane cluster-bin ## start the local control plane (Kubernete
 cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
 	$(BIN)/cluster down --dir .cluster
 
-romana-bin: ## build Romana v0.9.3.5's own programs from ROMANACTL_SHARED/romana-v0.9.3.5 into bin/romana-v0.9.3.5/ (skipped when current)
+romana-bin: ## build Romana v0.9.3.5's own programs from ROMANA_SRC (default ../shared/romana-v0.9.3.5) into bin/romana-v0.9.3.5/ (skipped when current)
 	hack/build-romana.sh
 
-host-tools: ## install ip, iptables, unshare, curl and jq from Debian when missing (the tests run them for real)
+host-tools: ## install from Debian what the tests run for real when missing (ip, iptables, unshare, curl, jq; for the real-program tests MariaDB, supervisord, the MySQL client, nsenter, ss, ping)
 	hack/host-tools.sh
+	hack/host-tools.sh real
 
-test: build helm controlplane host-tools ## run every test, the real-cluster ones included (what CI runs)
+test: build helm controlplane host-tools romana-bin ## run every test, the real-cluster ones included (what CI runs)
 	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m ./...
 
 test-cluster: build helm controlplane ## the real-cluster tests alone (TestCluster*), on Kubernetes K8S (e.g. make test-cluster K8S=1.25)

@@ -89,6 +89,11 @@ type Cluster struct {
 	apiserver *exec.Cmd
 	log       io.Writer
 	once      sync.Once
+
+	// The process nodes' network (nodenet.go), made by the first process node.
+	netOnce sync.Once
+	net     *nodeNet
+	netErr  error
 }
 
 // Start brings up etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok,
@@ -334,6 +339,7 @@ func (c *Cluster) WaitNodesReady(ctx context.Context, timeout time.Duration) err
 func (c *Cluster) Stop() error {
 	var errs []error
 	c.once.Do(func() {
+		c.stopNetwork()
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			stopProcess(c.procs[i], 10*time.Second)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,39 +30,96 @@ import (
 // ProcessNode is a node whose pods this machine runs as processes, the pods that Run
 // chooses; the others are marked running without running anything, as kwok does for its
 // nodes. Each node has its own root file system (Root: hostPath volumes are directories
-// under it) and network namespace (NetNS: where its hostNetwork pods run). A container
-// runs its command (the pod must name one) with the host's programs, in a private mount
-// namespace whose root is a copy-on-write overlay of the host's, with the pod's volumes,
-// its service account token and its termination message file mounted where the pod
-// asks: the scripts the chart renders run as they would on a node, on state the test
-// put there, and the API server sees the pod go through its phases.
+// under it), network namespace (NetNS, with eth0 at the node's address on a network
+// the process nodes share) and hostname. A container runs in a private mount namespace
+// whose root is a copy-on-write overlay of the host's, with its image's files (Images),
+// the pod's volumes, its service account token and its termination message file
+// mounted where the pod asks: the programs and scripts the chart renders run as they
+// would on a node, and the API server sees the pod go through its phases.
 //
-// It is a kubelet stand-in for tests: no images, no resource limits, no probes (a
-// running container is ready), no restarts. kwok leaves these nodes alone (it manages
-// only nodes annotated kwok.x-k8s.io/node=fake).
+// It is a kubelet stand-in for tests. It runs hostNetwork pods in the node's namespace
+// and gives other pods a network namespace of their own through the node's CNI
+// configuration, as the container runtime does (RuntimeDocker or RuntimeContainerd).
+// It restarts containers that exit, with back-off, runs readiness and liveness probes,
+// and reports the pod's and the node's status. It has no images to pull (an image it
+// does not know runs its command with the host's programs) and no resource limits. kwok
+// leaves these nodes alone (it manages only nodes annotated kwok.x-k8s.io/node=fake).
 type ProcessNode struct {
 	Name, Root, NetNS, IP string
 	// Run says which pods run for real.
 	Run func(*corev1.Pod) bool
 	// Stall says which pods the node leaves pending for ever, as a hung kubelet does.
 	Stall func(*corev1.Pod) bool
+	// Runtime is the container runtime the node emulates.
+	Runtime string
 
-	c      *Cluster
-	base   string
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	pods   map[types.UID]*podRun
+	images  Images
+	backOff time.Duration
+	c       *Cluster
+	net     *nodeNet
+	base    string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	mu      sync.Mutex
+	pods    map[types.UID]*podRun
+	// hostPaths are the host directories the node's pods asked for (the node's own
+	// files, under Root), which the node's programs see at their paths (NodeCommand).
+	hostPaths map[string]bool
+}
+
+// The container runtimes a process node can emulate, as Nodes report them in
+// status.nodeInfo.containerRuntimeVersion.
+const (
+	// RuntimeDocker is Docker Engine behind cri-dockerd: a docker command on the node
+	// that runs the images the node knows, and pod network namespaces named
+	// /proc/<pid>/ns/net, as dockershim passed them to CNI plugins.
+	RuntimeDocker = "docker"
+	// RuntimeContainerd is containerd: no docker command, and pod network namespaces
+	// bind-mounted at /var/run/netns/<name>.
+	RuntimeContainerd = "containerd"
+)
+
+// RuntimeVersion is what a Node of the runtime reports.
+func RuntimeVersion(runtime string) string {
+	if runtime == RuntimeContainerd {
+		return "containerd://2.1.4"
+	}
+	return NodeRuntime
 }
 
 type podRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	state  *podState
+}
+
+// NodeOptions describe a process node.
+type NodeOptions struct {
+	Name         string
+	ControlPlane bool
+	// IP is the node's InternalIP, on the process nodes' /24.
+	IP string
+	// Run says which pods run for real (nil: none).
+	Run func(*corev1.Pod) bool
+	// Images stands the node's programs in for container images (nil: none).
+	Images Images
+	// Runtime is RuntimeDocker (the default) or RuntimeContainerd.
+	Runtime string
+	// BackOff is the first delay before a container that exited is started again; it
+	// doubles up to 30 times as much. Zero means 2s (the kubelet starts at 10s; tests
+	// wait less).
+	BackOff time.Duration
 }
 
 // AddProcessNode registers a node that runs the pods run chooses as processes. It needs
 // root (mount and network namespaces), ip (iproute2) and unshare.
 func (c *Cluster) AddProcessNode(ctx context.Context, name string, controlPlane bool, ip string, run func(*corev1.Pod) bool) (*ProcessNode, error) {
+	return c.AddNodeProcesses(ctx, NodeOptions{Name: name, ControlPlane: controlPlane, IP: ip, Run: run})
+}
+
+// AddNodeProcesses registers a process node.
+func (c *Cluster) AddNodeProcesses(ctx context.Context, o NodeOptions) (*ProcessNode, error) {
+	name, ip := o.Name, o.IP
 	base, err := os.MkdirTemp("", "romana-node-"+name+"-")
 	if err != nil {
 		return nil, err
@@ -73,9 +127,15 @@ func (c *Cluster) AddProcessNode(ctx context.Context, name string, controlPlane 
 	suffix := make([]byte, 3)
 	_, _ = rand.Read(suffix)
 	n := &ProcessNode{Name: name, Root: filepath.Join(base, "root"), NetNS: "romanactl-" + name + "-" + hex.EncodeToString(suffix), IP: ip,
-		Run: run, c: c, base: base, done: make(chan struct{}), pods: map[types.UID]*podRun{}}
-	if err := os.MkdirAll(n.Root, 0o755); err != nil {
-		return nil, err
+		Run: o.Run, Runtime: cmp.Or(o.Runtime, RuntimeDocker), images: o.Images, backOff: cmp.Or(o.BackOff, 2*time.Second),
+		c: c, base: base, done: make(chan struct{}), pods: map[types.UID]*podRun{}, hostPaths: map[string]bool{}}
+	if n.Runtime != RuntimeDocker && n.Runtime != RuntimeContainerd {
+		return nil, fmt.Errorf("node %s: runtime %q: a process node emulates %s or %s", name, n.Runtime, RuntimeDocker, RuntimeContainerd)
+	}
+	for _, d := range nodeViewDirs {
+		if err := os.MkdirAll(filepath.Join(n.Root, d), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	if out, err := exec.Command("ip", "netns", "add", n.NetNS).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("ip netns add %s: %v: %s", n.NetNS, err, out)
@@ -84,10 +144,19 @@ func (c *Cluster) AddProcessNode(ctx context.Context, name string, controlPlane 
 		n.removeNetNS()
 		return nil, fmt.Errorf("lo up in %s: %v: %s", n.NetNS, err, out)
 	}
+	nn, err := c.network()
+	if err == nil {
+		err = nn.attach(n)
+	}
+	if err != nil {
+		n.removeNetNS()
+		return nil, fmt.Errorf("node %s on the node network: %w", name, err)
+	}
+	n.net = nn
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
 		"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "process",
 	}}}
-	if controlPlane {
+	if o.ControlPlane {
 		node.Labels[ControlPlaneLabel] = ""
 		node.Spec.Taints = []corev1.Taint{{Key: ControlPlaneLabel, Effect: corev1.TaintEffectNoSchedule}}
 	}
@@ -97,15 +166,26 @@ func (c *Cluster) AddProcessNode(ctx context.Context, name string, controlPlane 
 		return nil, fmt.Errorf("create node %s: %w", name, err)
 	}
 	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")}
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}},
 		Capacity:    capacity,
 		Allocatable: capacity,
 		Conditions:  []corev1.NodeCondition{n.ready()},
-		NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: c.Version, OperatingSystem: "linux", Architecture: "amd64", ContainerRuntimeVersion: NodeRuntime},
+		NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: c.Version, OperatingSystem: "linux", Architecture: "amd64", ContainerRuntimeVersion: RuntimeVersion(n.Runtime)},
 		Phase:       corev1.NodeRunning,
 	}
-	if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// The node controllers may change the Node (taints) between its creation and this.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		created.Status = status
+		_, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if cur, gerr := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+				created = cur
+			}
+		}
+		return err
+	})
+	if err != nil {
 		n.removeNetNS()
 		return nil, fmt.Errorf("set node %s status: %w", name, err)
 	}
@@ -125,6 +205,9 @@ func (n *ProcessNode) ready() corev1.NodeCondition {
 func (n *ProcessNode) Stop() {
 	n.cancel()
 	<-n.done
+	if n.net != nil {
+		n.net.detach(n)
+	}
 	n.removeNetNS()
 	_ = os.RemoveAll(n.base)
 }
@@ -219,7 +302,7 @@ func (n *ProcessNode) syncPods(ctx context.Context) {
 			}
 		case !known && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed:
 			pctx, cancel := context.WithCancel(ctx)
-			r := &podRun{cancel: cancel, done: make(chan struct{})}
+			r := &podRun{cancel: cancel, done: make(chan struct{}), state: &podState{}}
 			n.pods[p.UID] = r
 			pod := p.DeepCopy()
 			go func() {
@@ -229,7 +312,7 @@ func (n *ProcessNode) syncPods(ctx context.Context) {
 					return
 				}
 				if n.Run != nil && n.Run(pod) {
-					n.runPod(pctx, pod)
+					n.runPod(pctx, pod, r.state)
 				} else {
 					n.simulate(pctx, pod)
 				}
@@ -262,119 +345,7 @@ func (n *ProcessNode) simulate(ctx context.Context, p *corev1.Pod) {
 		ctrs = append(ctrs, corev1.ContainerStatus{Name: ct.Name, Image: ct.Image, Ready: true, Started: ptr(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}})
 	}
-	n.setStatus(ctx, p, corev1.PodRunning, inits, ctrs, true)
-}
-
-// runPod runs the init containers one after the other, then the containers, and
-// records each one's state in the pod's status.
-func (n *ProcessNode) runPod(ctx context.Context, p *corev1.Pod) {
-	dir := filepath.Join(n.base, "pods", string(p.UID))
-	vols, err := n.volumes(ctx, p, dir)
-	if err == nil {
-		err = n.serviceAccountToken(ctx, p, dir, vols)
-	}
-	if err != nil {
-		n.failPod(ctx, p, "volumes: "+err.Error())
-		return
-	}
-	var inits []corev1.ContainerStatus
-	for _, ct := range p.Spec.InitContainers {
-		st := n.runContainer(ctx, p, ct, vols, dir, nil)
-		inits = append(inits, st)
-		if st.State.Terminated == nil || st.State.Terminated.ExitCode != 0 {
-			n.setStatus(ctx, p, corev1.PodPending, inits, nil, false)
-			return
-		}
-	}
-	// The containers start together; each one's end is recorded as it comes.
-	var mu sync.Mutex
-	ctrs := make([]corev1.ContainerStatus, len(p.Spec.Containers))
-	var wg sync.WaitGroup
-	started := make(chan struct{}, len(p.Spec.Containers))
-	for i, ct := range p.Spec.Containers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st := n.runContainer(ctx, p, ct, vols, dir, func(running corev1.ContainerStatus) {
-				mu.Lock()
-				ctrs[i] = running
-				mu.Unlock()
-				started <- struct{}{}
-			})
-			mu.Lock()
-			ctrs[i] = st
-			mu.Unlock()
-		}()
-	}
-	for range p.Spec.Containers {
-		select {
-		case <-started:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-	}
-	mu.Lock()
-	n.setStatus(ctx, p, corev1.PodRunning, inits, append([]corev1.ContainerStatus(nil), ctrs...), true)
-	mu.Unlock()
-	wg.Wait()
-	if ctx.Err() != nil {
-		return
-	}
-	phase := corev1.PodSucceeded
-	for _, st := range ctrs {
-		if t := st.State.Terminated; t == nil || t.ExitCode != 0 {
-			phase = corev1.PodFailed
-		}
-	}
-	n.setStatus(ctx, p, phase, inits, ctrs, false)
-}
-
-func (n *ProcessNode) failPod(ctx context.Context, p *corev1.Pod, why string) {
-	_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := n.c.Client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Status.Phase, cur.Status.Message = corev1.PodFailed, why
-		_, err = n.c.Client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
-}
-
-func (n *ProcessNode) setStatus(ctx context.Context, p *corev1.Pod, phase corev1.PodPhase, inits, ctrs []corev1.ContainerStatus, ready bool) {
-	_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := n.c.Client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
-		if err != nil || cur.UID != p.UID {
-			return err
-		}
-		now := metav1.Now()
-		cond := func(t corev1.PodConditionType, ok bool) corev1.PodCondition {
-			s := corev1.ConditionFalse
-			if ok {
-				s = corev1.ConditionTrue
-			}
-			return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: now}
-		}
-		initialized := len(inits) == len(p.Spec.InitContainers)
-		for _, st := range inits {
-			initialized = initialized && st.State.Terminated != nil && st.State.Terminated.ExitCode == 0
-		}
-		cur.Status.Phase = phase
-		cur.Status.HostIP = n.IP
-		cur.Status.HostIPs = []corev1.HostIP{{IP: n.IP}}
-		if p.Spec.HostNetwork {
-			cur.Status.PodIP, cur.Status.PodIPs = n.IP, []corev1.PodIP{{IP: n.IP}}
-		}
-		if cur.Status.StartTime == nil {
-			cur.Status.StartTime = &now
-		}
-		cur.Status.InitContainerStatuses, cur.Status.ContainerStatuses = inits, ctrs
-		cur.Status.Conditions = []corev1.PodCondition{cond(corev1.PodScheduled, true), cond(corev1.PodInitialized, initialized),
-			cond(corev1.ContainersReady, ready), cond(corev1.PodReady, ready)}
-		_, err = n.c.Client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	n.push(ctx, p, &podState{phase: corev1.PodRunning, inits: inits, ctrs: ctrs})
 }
 
 // volumes materialises the pod's volumes under dir and returns each one's source path:
@@ -387,6 +358,9 @@ func (n *ProcessNode) volumes(ctx context.Context, p *corev1.Pod, dir string) (m
 		switch {
 		case v.HostPath != nil:
 			src = filepath.Join(n.Root, v.HostPath.Path)
+			n.mu.Lock()
+			n.hostPaths[filepath.Clean(v.HostPath.Path)] = true
+			n.mu.Unlock()
 			if v.HostPath.Type == nil || *v.HostPath.Type != corev1.HostPathFile {
 				if err := os.MkdirAll(src, 0o755); err != nil {
 					return nil, err
@@ -501,148 +475,6 @@ func fieldValue(p *corev1.Pod, n *ProcessNode, path string) string {
 		return p.Spec.ServiceAccountName
 	}
 	return ""
-}
-
-// mountScript builds the container's root in a private mount namespace and runs its
-// command there: an overlay of the host's root (what the container writes outside its
-// volumes is thrown away), a small /dev, /proc and /sys, then each volume mount and
-// the termination message file.
-const mountScript = `set -e
-R="$1"; shift
-mount -t tmpfs tmpfs "$R"
-mkdir "$R/up" "$R/work" "$R/root"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$R/up,workdir=$R/work" "$R/root"
-mount -t proc proc "$R/root/proc"
-mount --rbind /sys "$R/root/sys"
-mount -t tmpfs tmpfs "$R/root/dev"
-for d in null zero random urandom full tty; do touch "$R/root/dev/$d"; mount --bind "/dev/$d" "$R/root/dev/$d"; done
-mkdir -p "$R/root/dev/pts" "$R/root/dev/shm" "$R/root/tmp"
-while [ "$1" != -- ]; do
-	src="$1"; dst="$2"; shift 2
-	# Made and resolved inside the new root: a symlink there (/var/run -> /run) must
-	# not lead to the host's directory.
-	if [ -d "$src" ]; then chroot "$R/root" mkdir -p "$dst"; else chroot "$R/root" mkdir -p "$(dirname "$dst")"; chroot "$R/root" touch "$dst"; fi
-	mount --bind "$src" "$R/root$(chroot "$R/root" readlink -f "$dst")"
-done
-shift
-exec chroot "$R/root" "$@"
-`
-
-// runContainer runs one container to its end (or until ctx ends), calling running
-// once it has started, and returns its final status.
-func (n *ProcessNode) runContainer(ctx context.Context, p *corev1.Pod, ct corev1.Container, vols map[string]string, dir string, running func(corev1.ContainerStatus)) corev1.ContainerStatus {
-	st := corev1.ContainerStatus{Name: ct.Name, Image: ct.Image}
-	fail := func(why string) corev1.ContainerStatus {
-		now := metav1.Now()
-		st.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: why, StartedAt: now, FinishedAt: now}}
-		if running != nil {
-			running(st)
-		}
-		return st
-	}
-	argv := append(append([]string{}, ct.Command...), ct.Args...)
-	if len(argv) == 0 {
-		return fail("no command: a process node runs only containers that name their command")
-	}
-	cdir := filepath.Join(dir, ct.Name)
-	if err := os.MkdirAll(filepath.Join(cdir, "rootfs"), 0o755); err != nil {
-		return fail(err.Error())
-	}
-	msgPath := cmp.Or(ct.TerminationMessagePath, corev1.TerminationMessagePathDefault)
-	msgFile := filepath.Join(cdir, "termination-log")
-	if err := os.WriteFile(msgFile, nil, 0o644); err != nil {
-		return fail(err.Error())
-	}
-	args := []string{"-m", "--propagation", "private", "sh", "-c", mountScript, "sh", filepath.Join(cdir, "rootfs")}
-	for _, m := range ct.VolumeMounts {
-		src, ok := vols[m.Name]
-		if !ok {
-			return fail("volume mount " + m.Name + ": no such volume")
-		}
-		if m.SubPath != "" {
-			src = filepath.Join(src, m.SubPath)
-		}
-		args = append(args, src, m.MountPath)
-	}
-	args = append(args, msgFile, msgPath, "--")
-	args = append(args, argv...)
-	name, full := "unshare", args
-	if p.Spec.HostNetwork {
-		name, full = "ip", append([]string{"netns", "exec", n.NetNS, "unshare"}, args...)
-	}
-	cmd := exec.Command(name, full...)
-	cmd.Env = n.env(ctx, p, ct)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logFile, err := os.Create(filepath.Join(cdir, "log"))
-	if err != nil {
-		return fail(err.Error())
-	}
-	defer logFile.Close()
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	started := metav1.Now()
-	if err := cmd.Start(); err != nil {
-		return fail(err.Error())
-	}
-	st.Ready, st.Started = true, ptr(true)
-	st.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}
-	if running != nil {
-		running(st)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		err = <-waited
-	}
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-		if code < 0 {
-			code = 137
-		}
-	} else if err != nil {
-		code = 128
-	}
-	msg, _ := os.ReadFile(msgFile)
-	reason := "Completed"
-	if code != 0 {
-		reason = "Error"
-	}
-	st.Ready, st.Started = false, ptr(false)
-	st.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: int32(code), Reason: reason,
-		Message: strings.TrimSpace(string(msg)), StartedAt: started, FinishedAt: metav1.Now()}}
-	return st
-}
-
-// env is the container's environment: what the pod spec sets (values, fields, keys of
-// ConfigMaps and Secrets), and the API server's address as the kubelet gives it.
-func (n *ProcessNode) env(ctx context.Context, p *corev1.Pod, ct corev1.Container) []string {
-	u, _ := url.Parse(n.c.Config.Host)
-	host, port, _ := net.SplitHostPort(u.Host)
-	out := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + n.Name,
-		"KUBERNETES_SERVICE_HOST=" + host, "KUBERNETES_SERVICE_PORT=" + port}
-	for _, e := range ct.Env {
-		v := e.Value
-		if f := e.ValueFrom; f != nil {
-			switch {
-			case f.FieldRef != nil:
-				v = fieldValue(p, n, f.FieldRef.FieldPath)
-			case f.SecretKeyRef != nil:
-				if s, err := n.c.Client.CoreV1().Secrets(p.Namespace).Get(ctx, f.SecretKeyRef.Name, metav1.GetOptions{}); err == nil {
-					v = string(s.Data[f.SecretKeyRef.Key])
-				}
-			case f.ConfigMapKeyRef != nil:
-				if cm, err := n.c.Client.CoreV1().ConfigMaps(p.Namespace).Get(ctx, f.ConfigMapKeyRef.Name, metav1.GetOptions{}); err == nil {
-					v = cm.Data[f.ConfigMapKeyRef.Key]
-				}
-			}
-		}
-		out = append(out, e.Name+"="+v)
-	}
-	return out
 }
 
 // ForwardAPIServer makes the API server answer at its own address inside the node's

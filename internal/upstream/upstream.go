@@ -82,3 +82,41 @@ func moduleRoot() (string, error) {
 		d = parent
 	}
 }
+
+// EnvRomanaSrc names Romana's v0.9.3.5 source tree (romana/core at v0.9.3.5 as core/,
+// romana/romana at v0.9.3.5 as romana/, and build.sh); its default is
+// romana-v0.9.3.5/ in the shared directory.
+const EnvRomanaSrc = "ROMANA_SRC"
+
+// RomanaSrc returns Romana's source tree, skipping the test (or failing it when
+// EnvRequire is set) when there is none.
+func RomanaSrc(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv(EnvRomanaSrc); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "romana", "containerize", "targets")); err != nil {
+			t.Fatalf("%s=%s is not Romana's v0.9.3.5 tree (no romana/containerize/targets): %v", EnvRomanaSrc, d, err)
+		}
+		abs, _ := filepath.Abs(d)
+		return abs
+	}
+	return Path(t, "romana-v0.9.3.5")
+}
+
+// RomanaBin returns the directory `make romana-bin` builds Romana's programs into,
+// skipping the test (or failing it when EnvRequire is set) when they are not built.
+func RomanaBin(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(root, "bin", "romana-v0.9.3.5")
+	if _, err := os.Stat(filepath.Join(d, ".stamp")); err != nil {
+		msg := fmt.Sprintf("needs Romana's programs in %s: run `make romana-bin` (it builds them from %s)", d, EnvRomanaSrc)
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s (%s=1 makes this a failure)", msg, EnvRequire)
+		}
+		t.Skip(msg)
+	}
+	return d
+}
