@@ -90,10 +90,22 @@ containers:
           fieldRef:
             fieldPath: status.hostIP
       {{- end }}
+    # root listens on 9600 whatever the Service's port (romanaRoot.port): the services
+    # image's romana.conf.template fixes it, and the agents reach it through the Service.
     ports:
       - name: root
-        containerPort: {{ $v.romanaRoot.port }}
+        containerPort: 9600
         protocol: TCP
+    # Ready when root answers, not when the entrypoint starts: run-romana-services waits
+    # for the datastore and creates the schemas first, and a hung root must show as not
+    # ready in the DaemonSet, the Service's endpoints and romanactl status.
+    readinessProbe:
+      httpGet:
+        path: /
+        port: root
+      periodSeconds: 5
+      timeoutSeconds: 3
+      failureThreshold: 3
     {{- with $v.services.resources }}
     resources:
       {{- toYaml . | nindent 6 }}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,23 +223,33 @@ func TestClusterRealRomana(t *testing.T) {
 			continue
 		}
 		n := rc.nodes.Node(name)
-		for _, f := range []string{"opt/cni/bin/romana", "etc/cni/net.d/10-romana.conf"} {
-			if _, err := os.Stat(filepath.Join(n.Root, f)); err != nil {
-				t.Errorf("%s: /%s is not installed: %v", name, f, err)
+		if err := eventually(ctx, time.Minute, func() error {
+			for _, f := range []string{"opt/cni/bin/romana", "etc/cni/net.d/10-romana.conf"} {
+				if _, err := os.Stat(filepath.Join(n.Root, f)); err != nil {
+					return fmt.Errorf("%s: /%s is not installed: %v", name, f, err)
+				}
 			}
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 		if out, err := rc.inNode(t, name, "iptables", "-t", "nat", "-S", "ROMANA-MASQ"); err != nil {
 			t.Errorf("%s: no ROMANA-MASQ (%v): %s", name, err, out)
 		}
-		routes, _ := rc.inNode(t, name, "ip", "-4", "route")
-		for j, other := range nodes {
-			if j == i {
-				continue
+		// The agent adds them when it starts, from topology's hosts.
+		if err := eventually(ctx, 2*time.Minute, func() error {
+			routes, _ := rc.inNode(t, name, "ip", "-4", "route")
+			for j, other := range nodes {
+				want := fmt.Sprintf("%s via %s", blocks[other], testcluster.RealNodeIP(j))
+				if j != i && !strings.Contains(routes, want) {
+					return fmt.Errorf("%s has no route %q to %s's block:\n%s", name, want, other, routes)
+				}
 			}
-			want := fmt.Sprintf("%s via %s", blocks[other], testcluster.RealNodeIP(j))
-			if !strings.Contains(routes, want) {
-				t.Errorf("%s has no route %q to %s's block:\n%s", name, want, other, routes)
-			}
+			return nil
+		}); err != nil {
+			agent := rc.podOf(t, "romana-agent", name)
+			logs, _ := n.ExecInContainer(agent.UID, "romana-agent", "sh", "-c", "tail -n 30 /var/log/supervisor/*")
+			t.Errorf("%v\nthe agent's supervisord logs:\n%s", err, logs)
 		}
 	}
 	if t.Failed() {
@@ -297,7 +305,7 @@ func hostsGateway(hosts []romanaHost, name string) string {
 // one the node knows) and waits for its address.
 func (rc *realCluster) startPod(t *testing.T, ctx context.Context, name, node string) *corev1.Pod {
 	t.Helper()
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.PodSpec{NodeName: node,
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.PodSpec{NodeName: node, AutomountServiceAccountToken: ptrTo(false),
 		Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/e2e-test-images/agnhost:2.53", Command: []string{"sleep", "3600"}}}}}
 	if _, err := rc.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -320,5 +328,4 @@ func (rc *realCluster) startPod(t *testing.T, ctx context.Context, name, node st
 	return got
 }
 
-var _ = io.Discard
-var _ = http.StatusOK
+func ptrTo[T any](v T) *T { return &v }

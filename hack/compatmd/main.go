@@ -124,6 +124,12 @@ func main() {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
+	// The hand-written section on the real programs (RealMarker onwards) is kept.
+	if old, err := os.ReadFile(*out); err == nil {
+		if i := strings.Index(string(old), realMarker); i >= 0 {
+			b.WriteString("\n" + string(old[i:]))
+		}
+	}
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		fatal("%v", err)
 	}
@@ -136,6 +142,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// realMarker starts the section of docs/compat.md that people write (what the real
+// v0.9.3.5 programs do on the test cluster), which a regeneration keeps.
+const realMarker = "## What the real v0.9.3.5 programs do"
 
 func read(file string) (*column, error) {
 	f, err := os.Open(file)

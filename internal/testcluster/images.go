@@ -86,10 +86,21 @@ func RomanaImages(bin, src, kubectl, stateDir string) (Images, error) {
 	for _, p := range []string{"romana", "agent"} {
 		agent["/usr/local/bin/"+p] = filepath.Join(bin, p)
 	}
-	agent["/usr/local/bin/agent.py"] = filepath.Join(src, "core", "pkg", "util", "policy", "agent", "agent.py")
+	// run-romana-agent runs /usr/local/bin/agent.py itself, so the image has it
+	// executable; the source tree here may be a read-only copy without the mode bits.
+	agentPy := filepath.Join(stateDir, "agent.py")
+	if err := copyExecutable(filepath.Join(src, "core", "pkg", "util", "policy", "agent", "agent.py"), agentPy); err != nil {
+		return nil, err
+	}
+	agent["/usr/local/bin/agent.py"] = agentPy
 	hooks := filepath.Join(src, "romana", "romana-install", "roles", "romana", "install-agent", "files")
+	// The agent refuses to start unless every hook is executable (main.go panics).
 	for _, p := range []string{"agent_proxy_add_policy.sh", "agent_proxy_delete_policy.sh", "agent_dhcp_release.sh"} {
-		agent["/usr/local/bin/"+p] = filepath.Join(hooks, p)
+		hook := filepath.Join(stateDir, p)
+		if err := copyExecutable(filepath.Join(hooks, p), hook); err != nil {
+			return nil, err
+		}
+		agent["/usr/local/bin/"+p] = hook
 	}
 	for _, p := range []string{"romana-cni-wrapper", "10-romana.conf"} {
 		agent["/var/lib/romana/cni-installation/"+p] = filepath.Join(targets, "agent", p)
@@ -110,7 +121,10 @@ func RomanaImages(bin, src, kubectl, stateDir string) (Images, error) {
 		agentEnv = append(agentEnv, "PYTHONPATH=/usr/lib/python2.7/dist-packages")
 	}
 
-	cni := map[string]string{"/opt/cni/bin/romana": filepath.Join(targets, "cni", "romana")}
+	// Ubuntu 16.04's curl (7.47) takes an HTTP/0.9 answer, and agent.py's answers to
+	// run-romana-agent are one; Debian's curl refuses them unless told --http0.9.
+	agent["/usr/local/sbin/curl"] = base.curl
+	cni := map[string]string{"/opt/cni/bin/romana": filepath.Join(targets, "cni", "romana"), "/usr/local/sbin/curl": base.curl}
 	mysql := map[string]string{"/usr/local/bin/docker-entrypoint.sh": base.mysqlEntrypoint}
 	kubectlImage := map[string]string{"/bin/kubectl": kubectl}
 	return Images{
@@ -124,7 +138,7 @@ func RomanaImages(bin, src, kubectl, stateDir string) (Images, error) {
 	}, nil
 }
 
-type baseSystem struct{ mysqlEntrypoint, simplejson, python2 string }
+type baseSystem struct{ mysqlEntrypoint, simplejson, python2, curl string }
 
 // writeBaseSystem writes the parts of the images' base systems that Debian does not
 // have under the same name.
@@ -139,6 +153,10 @@ func writeBaseSystem(dir string) (baseSystem, error) {
 	}
 	b.simplejson = filepath.Join(dir, "simplejson.py")
 	if err := os.WriteFile(b.simplejson, []byte(simplejsonShim), 0o644); err != nil {
+		return b, err
+	}
+	b.curl = filepath.Join(dir, "curl")
+	if err := os.WriteFile(b.curl, []byte(curl1604), 0o755); err != nil {
 		return b, err
 	}
 	b.python2 = Python2()
@@ -205,4 +223,17 @@ SQL
 	echo 'Database initialized'
 fi
 exec mariadbd --user=root --datadir="$datadir" "$@"
+`
+
+func copyExecutable(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("romana images: %w", err)
+	}
+	return os.WriteFile(to, data, 0o755)
+}
+
+// curl1604 is curl as Ubuntu 16.04 has it, from Debian's: it accepts HTTP/0.9 answers.
+const curl1604 = `#!/bin/sh
+exec /usr/bin/curl --http0.9 "$@"
 `

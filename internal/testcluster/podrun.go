@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -437,7 +438,7 @@ func (n *ProcessNode) runOnce(ctx context.Context, p *corev1.Pod, ct corev1.Cont
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		killTree(pid)
 		err = <-waited
 	}
 	stopProbes()
@@ -519,7 +520,7 @@ func (n *ProcessNode) probe(ctx context.Context, p *corev1.Pod, ct corev1.Contai
 			period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
 			fails := 0
 			for {
-				ok := n.probeOnce(ctx, p, pr, st, pid) == nil
+				ok := n.probeOnce(ctx, p, ct, pr, st, pid) == nil
 				if ok {
 					fails = 0
 				} else {
@@ -548,14 +549,14 @@ func (n *ProcessNode) probe(ctx context.Context, p *corev1.Pod, ct corev1.Contai
 	})
 	run(ct.LivenessProbe, func(ok bool) {
 		if !ok {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			killTree(pid)
 		}
 	})
 }
 
 // probeOnce runs one probe: httpGet and tcpSocket from the pod's network namespace (the
 // node's for a hostNetwork pod), exec inside the container.
-func (n *ProcessNode) probeOnce(ctx context.Context, p *corev1.Pod, pr *corev1.Probe, st *podState, pid int) error {
+func (n *ProcessNode) probeOnce(ctx context.Context, p *corev1.Pod, ct corev1.Container, pr *corev1.Probe, st *podState, pid int) error {
 	timeout := time.Duration(max(pr.TimeoutSeconds, 1)) * time.Second
 	netns := "/run/netns/" + n.NetNS
 	ip := n.IP
@@ -564,20 +565,30 @@ func (n *ProcessNode) probeOnce(ctx context.Context, p *corev1.Pod, pr *corev1.P
 		netns, ip = sb.netns, sb.ip
 	}
 	st.mu.Unlock()
+	port := func(p intstr.IntOrString) string {
+		if p.Type == intstr.String {
+			for _, cp := range ct.Ports {
+				if cp.Name == p.StrVal {
+					return fmt.Sprint(cp.ContainerPort)
+				}
+			}
+		}
+		return p.String()
+	}
 	switch {
 	case pr.Exec != nil:
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		return exec.CommandContext(cctx, "nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, pr.Exec.Command...)...).Run()
 	case pr.TCPSocket != nil:
-		c, err := dialInNetNS(netns, net.JoinHostPort(cmp.Or(pr.TCPSocket.Host, ip), pr.TCPSocket.Port.String()), timeout)
+		c, err := dialInNetNS(netns, net.JoinHostPort(cmp.Or(pr.TCPSocket.Host, ip), port(pr.TCPSocket.Port)), timeout)
 		if err == nil {
 			c.Close()
 		}
 		return err
 	case pr.HTTPGet != nil:
 		h := pr.HTTPGet
-		c, err := dialInNetNS(netns, net.JoinHostPort(cmp.Or(h.Host, ip), h.Port.String()), timeout)
+		c, err := dialInNetNS(netns, net.JoinHostPort(cmp.Or(h.Host, ip), port(h.Port)), timeout)
 		if err != nil {
 			return err
 		}
@@ -648,4 +659,36 @@ func (n *ProcessNode) dummyLinks(names []string) error {
 		}
 	}
 	return nil
+}
+
+// killTree kills a container's process and every process under it. A process group is
+// not enough: supervisord puts each program it runs in a group of its own.
+func killTree(pid int) {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var p, pp int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command's name is in parentheses and may hold spaces: the parent pid is
+		// the second field after the last ')'.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		if _, err := fmt.Sscan(fields[1], &pp); err == nil {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[0]
+		todo = append(todo[1:], children[p]...)
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
 }
