@@ -64,10 +64,18 @@ func UpgradeValues(ch *chart.Chart, last map[string]any, o values.Options, reset
 	if err != nil {
 		return nil, &values.InputError{Err: err}
 	}
-	if err := values.Validate(ch, supplied, effective); err != nil {
+	if err := values.ValidateWith(ch, supplied, effective, o.Hints); err != nil {
 		return nil, err
 	}
 	return &values.Resolved{Supplied: supplied, Effective: effective}, nil
+}
+
+// withStored adds the last revision's values to o's hints: a value a suggestion gives
+// for a missing or refused key is the release's own first.
+func withStored(o values.Options, last *release.Release) values.Options {
+	o.Hints.Stored = last.Config
+	o.Hints.StoredFrom = fmt.Sprintf("revision %d", last.Version)
+	return o
 }
 
 // withoutDigests drops the digests pinned at the last revision: they pin the images
@@ -87,7 +95,7 @@ func (c *Client) UpgradeResolved(ctx context.Context, o UpgradeOptions) (*values
 	if err != nil {
 		return nil, err
 	}
-	return UpgradeValues(o.Chart, last.Config, o.Values, o.ResetValues)
+	return UpgradeValues(o.Chart, last.Config, withStored(o.Values, last), o.ResetValues)
 }
 
 func (c *Client) lastRelease(ctx context.Context) (*release.Release, error) {
@@ -111,7 +119,7 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 	if err != nil {
 		return nil, err
 	}
-	res, err := UpgradeValues(o.Chart, last.Config, o.Values, o.ResetValues)
+	res, err := UpgradeValues(o.Chart, last.Config, withStored(o.Values, last), o.ResetValues)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// squat creates a Service in default holding ip, removed when the test ends.
+func squat(t *testing.T, name, ip string) {
+	t.Helper()
+	cs := shared.Client
+	sq := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: ip, Ports: []corev1.ServicePort{{Port: 80}}}}
+	if _, err := cs.CoreV1().Services("default").Create(context.Background(), sq, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Services("default").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+}
+
+// suggestedFlags returns the --flag=value pairs of an error's "e.g." suggestion.
+func suggestedFlags(stderr string) []string {
+	_, after, ok := strings.Cut(stderr, "e.g. ")
+	if !ok {
+		return nil
+	}
+	return regexp.MustCompile(`--[a-z-]+=[0-9./]+`).FindAllString(after, -1)
+}
+
+// TestClusterSuggestions (issue #18 §4): a missing mandatory value is suggested from the
+// release's stored values, the environment file and the live cluster; the suggested
+// clusterIP is a free one in the lower band of the cluster's service range; and what is
+// suggested passes the pre-flight when fed back.
+func TestClusterSuggestions(t *testing.T) {
+	cluster(t)
+	// 10.96.0.99 is the first lower-band candidate of 10.96.0.0/12: held, it is skipped.
+	squat(t, "squat-99", "10.96.0.99")
+
+	// No release: the cluster's range and a free address in its lower band.
+	r := rc(t, "check", "--pre", "--env=custom")
+	if r.code != 2 || !strings.Contains(r.stderr, "--cluster-ip-cidr=10.96.0.0/12 (the cluster's service range)") ||
+		!strings.Contains(r.stderr, "--cluster-ip=10.96.0.98 (free, in the lower band of the service range 10.96.0.0/12") ||
+		!strings.Contains(r.stderr, "--cidr=100.112.0.0/12") {
+		t.Fatalf("check --pre --env=custom: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	flags := suggestedFlags(r.stderr)
+	if len(flags) != 3 {
+		t.Fatalf("suggested %v", flags)
+	}
+	r = rc(t, append([]string{"check", "--pre", "--env=custom"}, flags...)...)
+	if r.code != 0 || strings.Contains(r.stdout, "✗") {
+		t.Errorf("the suggestion %v does not pass the pre-flight: exit %d\n%s%s", flags, r.code, r.stdout, r.stderr)
+	}
+
+	// The live service-range check suggests the same free lower-band address.
+	r = rc(t, "check", "--pre", "--env=custom", "--cidr=100.112.0.0/12", "--cluster-ip=10.200.0.1", "--cluster-ip-cidr=10.200.0.0/16")
+	if r.code != 2 || !strings.Contains(r.stdout, "e.g. --cluster-ip=10.96.0.98 --cluster-ip-cidr=10.96.0.0/12") {
+		t.Errorf("service-range: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A held address: cluster-ip-free names a free one.
+	r = rc(t, "check", "--pre", "--cluster-ip=10.96.0.99")
+	if r.code != 2 || !strings.Contains(r.stdout, "already held by Service default/squat-99") || !strings.Contains(r.stdout, "e.g. --cluster-ip=10.96.0.98") {
+		t.Errorf("cluster-ip-free: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// With a release, an --env=custom upgrade (which empties the three) is offered the
+	// release's own values: its clusterIP in particular, which needs no
+	// --recreate-root-service.
+	mustOK(t, rc(t, "install", "--wait=false"))
+	r = rc(t, "upgrade", "--env=custom")
+	if r.code != 2 || !strings.Contains(r.stderr, "--cidr=100.112.0.0/12 (the release's value at revision 1)") ||
+		!strings.Contains(r.stderr, "--cluster-ip=10.99.99.99 (the release's value at revision 1)") ||
+		!strings.Contains(r.stderr, "--cluster-ip-cidr=10.96.0.0/12 (the release's value at revision 1)") {
+		t.Fatalf("upgrade --env=custom: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	flags = suggestedFlags(r.stderr)
+	r = rc(t, append([]string{"diff", "--env=custom"}, flags...)...)
+	if r.code != 0 {
+		t.Errorf("diff with the suggestion %v: exit %d\n%s%s", flags, r.code, r.stdout, r.stderr)
+	}
+	// --set of an empty value: only that key is suggested, from the release.
+	r = rc(t, "upgrade", "--set", "romanaRoot.clusterIP=")
+	if r.code != 2 || !strings.Contains(r.stderr, "give it, e.g. --cluster-ip=10.99.99.99 (the release's value at revision 1)") {
+		t.Errorf("upgrade --set romanaRoot.clusterIP=: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The v0.9.3 line plans 256 nodes: a too-small CIDR is not told to use fewer.
+	r = rc(t, "upgrade", "--tag=v0.9.3", "--cidr=192.168.0.0/24")
+	if r.code != 2 || strings.Contains(r.stderr, "fewer nodes") || !strings.Contains(r.stderr, "always plans for 256 nodes") ||
+		!strings.Contains(r.stderr, "e.g. --cidr=100.112.0.0/12 (the release's value at revision 1") {
+		t.Errorf("upgrade --tag=v0.9.3 --cidr=192.168.0.0/24: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := len(releaseSecrets(t)); n != 1 {
+		t.Errorf("a refused upgrade wrote a revision: %d", n)
+	}
+}
