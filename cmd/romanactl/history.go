@@ -225,6 +225,9 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 			}
 			rel := res.Release.Release
 			fmt.Fprintf(o.out, "Release %s uninstalled from %s.\n", rel.Name, rel.Namespace)
+			if res.LeaseKept != "" {
+				fmt.Fprintf(o.out, "‼ romanactl's Lease (its lock on the release) was not deleted: %s\n", res.LeaseKept)
+			}
 			// Helm's own note lists what its resource policy kept; the password
 			// Secret is said below, in words that say why and how to delete it.
 			if others := keptOthers(res.Release.Info, install.PasswordSecret); others != "" {

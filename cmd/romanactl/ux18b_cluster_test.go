@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/romana/romanactl/internal/testcluster"
 )
 
 // squat creates a Service in default holding ip, removed when the test ends.
@@ -96,4 +99,45 @@ func TestClusterSuggestions(t *testing.T) {
 	if n := len(releaseSecrets(t)); n != 1 {
 		t.Errorf("a refused upgrade wrote a revision: %d", n)
 	}
+}
+
+// TestClusterUninstallDeletesLease (issue #18 §7): a successful uninstall deletes
+// romanactl's Lease romanactl-romana, since with no release it locks nothing; a re-install
+// creates it again. When the delete fails, the uninstall says so and how to remove it,
+// and the Lease is at least released: the next command takes it at once.
+func TestClusterUninstallDeletesLease(t *testing.T) {
+	c := cluster(t)
+	ctx := context.Background()
+	leases := c.Client.CoordinationV1().Leases("kube-system")
+	mustOK(t, rc(t, "install", "--wait=false"))
+	if _, err := leases.Get(ctx, "romanactl-romana", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the install left no Lease: %v", err)
+	}
+	r := mustOK(t, rc(t, "uninstall", "--keep-node-state", "--timeout=60s"))
+	if _, err := leases.Get(ctx, "romanactl-romana", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("uninstall left the Lease behind (%v):\n%s", err, r.stdout)
+	}
+	if strings.Contains(r.stdout, "Lease") {
+		t.Errorf("a deleted Lease needs no word:\n%s", r.stdout)
+	}
+
+	// The delete refused by the API server (every attempt): said, with the way out.
+	mustOK(t, rc(t, "install", "--wait=false"))
+	p, err := shared.StartProxy(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	refuse := &testcluster.Rule{Method: "DELETE", PathContains: "/leases/romanactl-romana", Status: 500, Times: 10}
+	p.Add(refuse)
+	r = run(t, "uninstall", "--keep-node-state", "--timeout=60s", "--kubeconfig", p.KubeconfigPath)
+	if r.code != 0 || p.Hits(refuse) == 0 || !strings.Contains(r.stdout, "‼ romanactl's Lease (its lock on the release) was not deleted") ||
+		!strings.Contains(r.stdout, "kubectl -n kube-system delete lease romanactl-romana") {
+		t.Errorf("uninstall whose Lease delete was refused: exit %d, %d refusals\n%s%s", r.code, p.Hits(refuse), r.stdout, r.stderr)
+	}
+	l, err := leases.Get(ctx, "romanactl-romana", metav1.GetOptions{})
+	if err != nil || (l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "") {
+		t.Errorf("the Lease is neither there nor released: %v %+v", err, l)
+	}
+	mustOK(t, rc(t, "install", "--wait=false"))
 }

@@ -70,6 +70,9 @@ type UninstallResult struct {
 	Purge        []NodeReport
 	PurgeSkipped string
 	DataDir      string
+	// LeaseKept says why romanactl's Lease (its lock on the release) is still there
+	// after the uninstall, "" when it was deleted.
+	LeaseKept string
 }
 
 var doneRE = regexp.MustCompile(`romana-cleanup: done: removed (\d+), failed (\d+)`)
