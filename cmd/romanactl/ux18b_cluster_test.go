@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/testcluster"
 )
 
@@ -140,4 +144,90 @@ func TestClusterUninstallDeletesLease(t *testing.T) {
 		t.Errorf("the Lease is neither there nor released: %v %+v", err, l)
 	}
 	mustOK(t, rc(t, "install", "--wait=false"))
+}
+
+// unverify strips the verified mark from the newest revision's record, as a command
+// killed in its wait leaves it (TestClusterUnverifiedWait makes one the slow way).
+func unverify(t *testing.T) {
+	t.Helper()
+	secrets := driver.NewSecrets(shared.Client.CoreV1().Secrets("kube-system"))
+	h := history(t)
+	key := fmt.Sprintf("sh.helm.release.v1.%s.v%d", h[len(h)-1].Name, h[len(h)-1].Version)
+	rel, err := secrets.Get(key) // with its labels, which the update writes back
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel.Info.Description = strings.TrimSuffix(rel.Info.Description, install.VerifiedSuffix)
+	if err := secrets.Update(key, rel); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClusterNoOpVerifies (issue #18, a leftover): a no-op upgrade on a deployed revision
+// that was never verified ready runs the wait that revision's command did not finish and
+// marks it verified, writing no revision; with --wait=false it leaves it unverified.
+func TestClusterNoOpVerifies(t *testing.T) {
+	cluster(t)
+	mustOK(t, rc(t, "install", "--timeout=2m"))
+	unverify(t)
+	if r := rc(t, "status"); !strings.Contains(r.stdout, "revision 1 was never verified ready") {
+		t.Fatalf("status after unverify:\n%s%s", r.stdout, r.stderr)
+	}
+	r := mustOK(t, rc(t, "upgrade", "--wait=false"))
+	if h := history(t); len(h) != 1 || strings.HasSuffix(h[0].Info.Description, install.VerifiedSuffix) || !strings.Contains(r.stdout, "nothing was written") {
+		t.Errorf("a no-op with --wait=false verified or wrote: %s\n%s", describe(h), r.stdout)
+	}
+	r = mustOK(t, rc(t, "upgrade", "--timeout=2m"))
+	h := history(t)
+	if len(h) != 1 || h[0].Info.Status != release.StatusDeployed || !strings.HasSuffix(h[0].Info.Description, install.VerifiedSuffix) {
+		t.Errorf("a no-op upgrade on an unverified revision: %s\n%s%s", describe(h), r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "revision 1 was never verified ready") || !strings.Contains(r.stdout, "it is now verified ready") {
+		t.Errorf("a no-op upgrade that verified:\n%s", r.stdout)
+	}
+	if r := rc(t, "status"); strings.Contains(r.stdout, "never verified") || r.code != 0 {
+		t.Errorf("status after the verifying no-op: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A verified revision: the no-op waits for nothing.
+	r = mustOK(t, rc(t, "upgrade", "--timeout=2m"))
+	if strings.Contains(r.stdout, "waiting") || strings.Contains(r.stdout, "now verified") {
+		t.Errorf("a no-op on a verified revision waited:\n%s", r.stdout)
+	}
+}
+
+// TestClusterUpgradeRecordUpdateFails (issue #18, a leftover): Helm's last write of an
+// upgrade, the update of the new revision's record from pending-upgrade to deployed,
+// refused by the API server after a good apply. Refused once, romanactl writes it again
+// and the upgrade goes on (waited for, verified); refused every time, the upgrade says
+// the release stays pending-upgrade and that `romanactl recover` ends it, which it does.
+func TestClusterUpgradeRecordUpdateFails(t *testing.T) {
+	cluster(t)
+	mustOK(t, rc(t, "install", "--timeout=2m"))
+	p, err := shared.StartProxy(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	once := &testcluster.Rule{Method: "PUT", PathContains: "/secrets/sh.helm.release.v1.romana.v2", Status: 500, Times: 1}
+	p.Add(once)
+	r := run(t, "upgrade", "--tag=v0.9.3", "--timeout=2m", "--kubeconfig", p.KubeconfigPath)
+	h := history(t)
+	if r.code != 0 || p.Hits(once) != 1 || !strings.Contains(r.stdout, "romanactl wrote it again: deployed") ||
+		len(h) != 2 || h[1].Info.Status != release.StatusDeployed || !strings.HasSuffix(h[1].Info.Description, install.VerifiedSuffix) {
+		t.Fatalf("upgrade whose record update was refused once: exit %d, %d refusals\n%s%s\n%s", r.code, p.Hits(once), r.stdout, r.stderr, describe(h))
+	}
+
+	always := &testcluster.Rule{Method: "PUT", PathContains: "/secrets/sh.helm.release.v1.romana.v3", Status: 500, Times: 100}
+	p.Add(always)
+	r = run(t, "upgrade", "--tag=v0.9.3.5", "--timeout=2m", "--kubeconfig", p.KubeconfigPath)
+	h = history(t)
+	if r.code != 1 || !strings.Contains(r.stderr, "revision 3 was applied, but its record stays pending-upgrade") ||
+		!strings.Contains(r.stderr, "`romanactl recover` ends it") || h[len(h)-1].Info.Status != release.StatusPendingUpgrade {
+		t.Fatalf("upgrade whose record update was always refused: exit %d\n%s%s\n%s", r.code, r.stdout, r.stderr, describe(h))
+	}
+	p.Close()
+	mustOK(t, rc(t, "recover", "--timeout=2m"))
+	if h = history(t); h[len(h)-1].Info.Status.IsPending() {
+		t.Errorf("recover left %s", describe(h))
+	}
 }
