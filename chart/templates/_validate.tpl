@@ -53,10 +53,20 @@ do not route. A CIDR that hits one is dropped from the checks below, as in Go. *
   {{- if lt (int64 $eb) 1 -}}
     {{- /* The longest prefix that leaves one endpoint bit; below /0 no CIDR can. */ -}}
     {{- $need := sub (sub (sub 31 $hb) $tb) $sb -}}
-    {{- $fix := "no IPv4 CIDR can hold this plan: use fewer nodes, namespaces or segments" -}}
+    {{- /* A line whose services parse no --nodes always plans 256: fewer nodes is no fix. */ -}}
+    {{- $fewer := "fewer nodes, namespaces or segments" -}}
+    {{- $ptag := include "romana.tag" . -}}
+    {{- $pline := dict -}}
+    {{- range (.Files.Get "compat.yaml" | fromYaml).lines -}}
+      {{- if and (not $pline) (regexMatch .match $ptag) -}}{{- $pline = . -}}{{- end -}}
+    {{- end -}}
+    {{- if and $pline $pline.drivable (hasKey $pline "servicesParsesNodes") (not $pline.servicesParsesNodes) -}}
+      {{- $fewer = printf "fewer namespaces or segments (the %s line always plans for 256 nodes: its services parse no --nodes)" $pline.name -}}
+    {{- end -}}
+    {{- $fix := printf "no IPv4 CIDR can hold this plan: use %s" $fewer -}}
     {{- if ge (int64 $need) 0 -}}
       {{- $larger := include "romana.cidrInfo" (printf "%s/%d" (index (splitList "/" $v.services.cidr) 0) (int64 $need)) | fromJson -}}
-      {{- $fix = printf "use a larger CIDR, e.g. --cidr=%s/%d (a prefix of /%d or shorter), or fewer nodes, namespaces or segments" $larger.network (int64 $need) (int64 $need) -}}
+      {{- $fix = printf "use a larger CIDR, e.g. --cidr=%s/%d (a prefix of /%d or shorter), or %s" $larger.network (int64 $need) (int64 $need) $fewer -}}
     {{- end -}}
     {{- $errs = append $errs (printf "services.cidr (--cidr) %q: the address plan does not fit: prefix %d + node bits %d (services.nodes=%v) + namespace bits %d (services.namespaces=%v) + segment bits %d (services.segments=%v) = %d, which leaves %d bits for endpoints; it must be below 32; %s" $v.services.cidr (int64 $c.prefix) $hb $v.services.nodes $tb $v.services.namespaces $sb $v.services.segments (sub 32 $eb) $eb $fix) -}}
   {{- end -}}
@@ -78,7 +88,13 @@ do not route. A CIDR that hits one is dropped from the checks below, as in Go. *
     {{- $s := get $cidrs "agent.clusterIPCIDR" -}}
     {{- /* A /31 or /32 has no address besides its network and broadcast ones. */ -}}
     {{- $example := "use a service range of /30 or larger" -}}
-    {{- if lt (int64 $s.prefix) 31 -}}{{- $example = printf "e.g. --cluster-ip=%s" (include "romana.intToIP" (sub (int64 $s.end) 2)) -}}{{- end -}}
+    {{- /* An address in the lower band, which Kubernetes keeps for fixed addresses
+    (KEP-3070: min(max(16, size/16), 256) addresses), as romanactl suggests. */ -}}
+    {{- $size := sub (int64 $s.end) (int64 $s.start) -}}
+    {{- if gt (int64 $size) 16 -}}
+      {{- $band := min (max 16 (div $size 16)) 256 -}}
+      {{- $example = printf "e.g. --cluster-ip=%s (in the lower band of the service range, which Kubernetes keeps for fixed addresses)" (include "romana.intToIP" (add (int64 $s.start) (min 99 $band))) -}}
+    {{- else if lt (int64 $s.prefix) 31 -}}{{- $example = printf "e.g. --cluster-ip=%s" (include "romana.intToIP" (sub (int64 $s.end) 2)) -}}{{- end -}}
     {{- if or (lt (int64 $i) (int64 $s.start)) (ge (int64 $i) (int64 $s.end)) -}}
       {{- $errs = append $errs (printf "romanaRoot.clusterIP (--cluster-ip) %s is outside agent.clusterIPCIDR (--cluster-ip-cidr) %s: a Service's clusterIP must lie inside the service range; pick an address inside it, %s" $ip $v.agent.clusterIPCIDR $example) -}}
     {{- else if or (eq (int64 $i) (int64 $s.start)) (eq (int64 $i) (sub (int64 $s.end) 1)) -}}

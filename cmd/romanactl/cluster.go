@@ -60,6 +60,7 @@ func (o *rootOptions) setup(cmd *cobra.Command, vf *valuesFlags) (*clusterRun, e
 	}
 	opts := vf.options(cmd.Flags())
 	opts.Env = env
+	opts.Hints.Cluster = c.LiveCluster(cmd.Context())
 	return &clusterRun{chart: ch, client: c, env: env, reason: reason, opts: opts}, nil
 }
 

@@ -351,7 +351,7 @@ func TestClusterRefusesBadClusterIP(t *testing.T) {
 	// Valid on paper (inside its own --cluster-ip-cidr) but outside the live range.
 	r := rc(t, "install", "--env=custom", "--cidr=10.128.0.0/12", "--cluster-ip=10.200.0.1", "--cluster-ip-cidr=10.200.0.0/16")
 	if r.code != 2 || !strings.Contains(r.stderr, "romanaRoot.clusterIP (--cluster-ip) 10.200.0.1 is outside the service range 10.96.0.0/12") ||
-		!strings.Contains(r.stderr, "--cluster-ip=10.111.255.254") {
+		!strings.Contains(r.stderr, "--cluster-ip=10.96.0.99 --cluster-ip-cidr=10.96.0.0/12") {
 		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if got := romanaObjects(t); len(got) > 0 {

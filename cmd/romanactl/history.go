@@ -1,8 +1,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"helm.sh/helm/v3/pkg/release"
 	"io"
 	"os"
 	"strconv"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/values"
@@ -193,8 +195,12 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 				return values.Inputf("--purge-datastore runs in the node cleanup, which --keep-node-state skips: give one of them")
 			}
 			if uo.PurgeDatastore && !yes {
-				if !confirm(cmd, o, "--purge-datastore deletes the datastore's files in services.dataDir on the nodes romana-services runs on; Romana's addresses and policies are lost. Type yes to go on: ") {
-					return values.Inputf("--purge-datastore needs a confirmation: type yes when asked, or give --yes")
+				ok, asked, answer := confirm(cmd, o, "--purge-datastore deletes the datastore's files in services.dataDir on the nodes romana-services runs on; Romana's addresses and policies are lost. Type yes to go on: ")
+				switch {
+				case !asked:
+					return values.Inputf("--purge-datastore needs a confirmation, and stdin is not a terminal to ask on: give --yes to confirm (nothing was changed)")
+				case !ok:
+					return values.Inputf("--purge-datastore was not confirmed (the answer was %q, not yes): nothing was changed; type yes when asked, or give --yes", answer)
 				}
 			}
 			c, err := o.client()
@@ -219,6 +225,9 @@ the datastore's data directory unless --purge-datastore (asked to confirm, or --
 			}
 			rel := res.Release.Release
 			fmt.Fprintf(o.out, "Release %s uninstalled from %s.\n", rel.Name, rel.Namespace)
+			if res.LeaseKept != "" {
+				fmt.Fprintf(o.out, "‼ romanactl's Lease (its lock on the release) was not deleted: %s\n", res.LeaseKept)
+			}
 			// Helm's own note lists what its resource policy kept; the password
 			// Secret is said below, in words that say why and how to delete it.
 			if others := keptOthers(res.Release.Info, install.PasswordSecret); others != "" {
@@ -275,22 +284,26 @@ func printNodeReports(out io.Writer, nodes []install.NodeReport, detail bool, su
 	}
 }
 
-// confirm asks on the terminal; without one (a script) it is a no.
-func confirm(cmd *cobra.Command, o *rootOptions, question string) bool {
+// confirm asks on the terminal and says whether the answer was yes, whether it asked,
+// and the answer. Without a terminal (a script, cron, stdin from /dev/null) it asks
+// nothing: a question nobody can answer would print the prompt and the error on one
+// line. An end of input (Ctrl-D) ends the prompt's line, so the error stands on its own.
+func confirm(cmd *cobra.Command, o *rootOptions, question string) (yes, asked bool, answer string) {
 	in := cmd.InOrStdin()
 	if f, ok := in.(*os.File); !ok || !isTerminal(f) {
-		return false
+		return false, false, ""
 	}
 	fmt.Fprint(o.errOut, question)
-	var answer string
-	_, _ = fmt.Fscanln(in, &answer)
-	return strings.TrimSpace(answer) == "yes"
+	if _, err := fmt.Fscanln(in, &answer); errors.Is(err, io.EOF) {
+		fmt.Fprintln(o.errOut)
+	}
+	answer = strings.TrimSpace(answer)
+	return answer == "yes", true, answer
 }
 
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal is a terminal test (/dev/null is a character device, and no terminal);
+// a variable so that a test can stand in for a terminal.
+var isTerminal = func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // keptOthers lists what Helm's uninstall note says its resource policy kept, other
 // than the password Secret.

@@ -57,7 +57,11 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 				return err
 			}
 			if r.NoOp {
-				fmt.Fprintf(o.out, "No changes: revision %d is already deployed with these values and manifests; nothing was written.\n", r.Release.Version)
+				if r.Verified {
+					fmt.Fprintf(o.out, "No changes: revision %d is already deployed with these values and manifests; it is now verified ready (its description says so), and nothing else was written.\n", r.Release.Version)
+				} else {
+					fmt.Fprintf(o.out, "No changes: revision %d is already deployed with these values and manifests; nothing was written.\n", r.Release.Version)
+				}
 				for _, k := range r.Kept {
 					fmt.Fprintf(o.out, "‼ %s keeps fields set outside the release (by %s) that the chart does not set: Helm's three-way patch never removes them, so this upgrade kept them and so will the next; `romanactl diff` shows them.%s\n",
 						k.Object, strings.Join(k.Kept.By, ", "), removeHint(k.Kept))

@@ -35,7 +35,7 @@ func serviceRangeChecks(s *pfState) []Check {
 		} else {
 			out = append(out, Check{Name: "service-range", Severity: Fail,
 				Message: fmt.Sprintf("romanaRoot.clusterIP (--cluster-ip) %s is outside the service range %s reported by the cluster (%s)", clusterIP, svcRange, source),
-				Fix:     fmt.Sprintf("pick an address inside it, e.g. --cluster-ip=%s --cluster-ip-cidr=%s", exampleIP(svcRange), svcRange)})
+				Fix:     fmt.Sprintf("pick an address inside it, e.g. --cluster-ip=%s --cluster-ip-cidr=%s", exampleIP(s, svcRange), svcRange)})
 		}
 		if agentCIDR != svcRange {
 			out = append(out, Check{Name: "agent-cluster-ip-cidr", Severity: Warn,
@@ -149,7 +149,8 @@ var validRangeRE = regexp.MustCompile(`range of valid IPs is ([0-9.]+/[0-9]+)`)
 // does not catch this (it allocates nothing), so ask the IPAddress API, whose objects
 // are named by the address and point at their Service; where it is not served, list
 // Services.
-func clusterIPFree(ctx context.Context, cs kubernetes.Interface, apis NetworkingAPIs, ns string, ip netip.Addr) Check {
+func clusterIPFree(s *pfState) Check {
+	ctx, cs, apis, ns, ip := s.ctx, s.cs, s.apis, s.in.Namespace, s.clusterIP
 	ours := func(sns, name string) bool { return sns == ns && name == "romana-root" }
 	holder := ""
 	var ipa *networkingv1.IPAddress
@@ -180,18 +181,38 @@ func clusterIPFree(ctx context.Context, cs kubernetes.Interface, apis Networking
 	if holder != "" {
 		return Check{Name: "cluster-ip-free", Severity: Fail,
 			Message: fmt.Sprintf("romanaRoot.clusterIP (--cluster-ip) %s is already held by Service %s", ip, holder),
-			Fix:     "pick a free address in the service range with --cluster-ip"}
+			Fix:     "pick a free address in the service range with --cluster-ip" + freeExample(s)}
 	}
 	return Check{Name: "cluster-ip-free", Severity: Pass, Message: fmt.Sprintf("%s is free (or already romana-root's)", ip)}
 }
 
 var errIPAddressesNotServed = errors.New("the IPAddress API is not served")
 
-// exampleIP is values.ExampleClusterIP for a message: a range too small for any
-// Service says so.
-func exampleIP(svc netip.Prefix) string {
-	if ip, ok := values.ExampleClusterIP(svc); ok {
+// exampleIP is values.FreeClusterIP for a message: a free address in the lower band
+// of the cluster's range; a range too small for any Service, or full, says so.
+func exampleIP(s *pfState, svc netip.Prefix) string {
+	if ip, ok := values.FreeClusterIP(svc, s.live()); ok {
 		return ip.String()
 	}
-	return "(none: the range is too small)"
+	return "(none: the range is too small or full)"
+}
+
+// live is the cluster as validation's suggestions see it, sharing what the pre-flight
+// has read.
+func (s *pfState) live() *liveCluster {
+	if s.lc == nil {
+		s.lc = &liveCluster{ctx: s.ctx, cs: s.cs, ns: s.in.Namespace, rangeRead: true, svc: s.svcRange, nodes: s.nodes, nodesRead: true}
+	}
+	return s.lc
+}
+
+// freeExample names a free address for cluster-ip-free's fix, when the range is known.
+func freeExample(s *pfState) string {
+	if !s.svcRange.IsValid() {
+		return ""
+	}
+	if ip, ok := values.FreeClusterIP(s.svcRange, s.live()); ok {
+		return fmt.Sprintf(", e.g. --cluster-ip=%s (in the range's lower band, which Kubernetes keeps for fixed addresses)", ip)
+	}
+	return ""
 }

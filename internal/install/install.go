@@ -45,8 +45,12 @@ type InstallOptions struct {
 type Result struct {
 	Release *release.Release
 	Report  *Report
-	// NoOp is set when an upgrade found nothing to change and wrote nothing.
+	// NoOp is set when an upgrade found nothing to change and wrote nothing but,
+	// with Verified, the verified mark of a deployed revision that lacked it.
 	NoOp bool
+	// Verified: a no-op upgrade waited for the deployed revision, never verified
+	// ready before, and recorded it verified.
+	Verified bool
 	// Kept lists, for a no-op, the objects whose live state keeps fields set outside
 	// the release that the chart does not set (Helm's patch never removes them).
 	Kept []ObjectDiff

@@ -70,6 +70,9 @@ type UninstallResult struct {
 	Purge        []NodeReport
 	PurgeSkipped string
 	DataDir      string
+	// LeaseKept says why romanactl's Lease (its lock on the release) is still there
+	// after the uninstall, "" when it was deleted.
+	LeaseKept string
 }
 
 var doneRE = regexp.MustCompile(`romana-cleanup: done: removed (\d+), failed (\d+)`)
@@ -279,7 +282,12 @@ func (c *Client) reports(ctx context.Context, name string, owner types.UID) (map
 			return
 		}
 		msg, ended := initMessage(p)
-		out[p.Spec.NodeName] = parseReport(p.Spec.NodeName, msg, ended)
+		r := parseReport(p.Spec.NodeName, msg, ended)
+		if r.Error == noReportEnded {
+			r.Error = fmt.Sprintf("no report: its cleanup pod %s/%s ended without one (the script did not run to its end); the pod goes with the cleanup, so read its log while uninstall runs: kubectl -n %s logs %s -c %s",
+				p.Namespace, p.Name, p.Namespace, p.Name, cleanupContainer)
+		}
+		out[p.Spec.NodeName] = r
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list DaemonSet %s's pods: %w", name, err)
@@ -312,13 +320,17 @@ func initMessage(p *corev1.Pod) (string, bool) {
 	return "", false
 }
 
+// noReportEnded is parseReport's answer for a pod that ended without a report;
+// reports names the pod in it.
+const noReportEnded = "no report: the cleanup ended without one"
+
 // parseReport reads the script's report (chart/files/cleanup.sh).
 func parseReport(node, text string, ended bool) NodeReport {
 	r := NodeReport{Node: node}
 	m := doneRE.FindStringSubmatch(text)
 	switch {
 	case m == nil && ended:
-		r.Error = "no report: the cleanup ended without one (see its log: kubectl -n <namespace> logs <pod> -c cleanup)"
+		r.Error = noReportEnded
 		return r
 	case m == nil:
 		r.Error = "no report: the cleanup did not finish before the timeout"

@@ -128,7 +128,7 @@ var Checks = []CheckDef{
 	{Name: "cluster-ip-free", Marks: "✗", Short: "no other Service holds romanaRoot.clusterIP (IPAddress API)",
 		What: "no other Service holds the address (the IPAddress API names the holder where discovery says it is served; elsewhere, as before 1.33, Services are listed). A server-side dry run does not catch this",
 		run: func(s *pfState) []Check {
-			return []Check{clusterIPFree(s.ctx, s.cs, s.apis, s.in.Namespace, s.clusterIP)}
+			return []Check{clusterIPFree(s)}
 		}},
 	{Name: "ownership", Marks: "✗", Short: "no object the chart creates exists outside the release",
 		What: "no object the chart creates (DaemonSets, romana-root, the ClusterRole and its binding) already exists outside release `romana`, which would stop Helm half-way; names the Helm release that owns it, or says it belongs to none (e.g. a 2016 `kubectl apply` install)",
@@ -271,6 +271,7 @@ type pfState struct {
 	dryRunErr  error
 	apis       NetworkingAPIs
 	nodes      []corev1.Node
+	lc         *liveCluster
 }
 
 // Preflight runs every check of Checks against the live cluster. It only reads (and

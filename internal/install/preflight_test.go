@@ -86,7 +86,7 @@ func TestClusterIPFree(t *testing.T) {
 		{[]runtime.Object{held("default", "web")}, Fail, "already held by Service default/web"},
 		{[]runtime.Object{held("kube-system", "romana-root")}, Pass, "is free (or already romana-root's)"},
 	} {
-		c := clusterIPFree(context.Background(), fake.NewClientset(tt.objs...), NetworkingAPIs{IPAddresses: true}, "kube-system", ip)
+		c := clusterIPFree(&pfState{ctx: context.Background(), cs: fake.NewClientset(tt.objs...), apis: NetworkingAPIs{IPAddresses: true}, in: PreflightInput{Namespace: "kube-system"}, clusterIP: ip})
 		if c.Severity != tt.want || !strings.Contains(c.Message, tt.msg) {
 			t.Errorf("%+v", c)
 		}
@@ -105,7 +105,7 @@ func TestClusterIPFree(t *testing.T) {
 		{[]runtime.Object{svc("default", "web"), held("default", "stale")}, Fail, "already held by Service default/web"},
 		{[]runtime.Object{svc("kube-system", "romana-root")}, Pass, "is free (or already romana-root's)"},
 	} {
-		c := clusterIPFree(context.Background(), fake.NewClientset(tt.objs...), NetworkingAPIs{}, "kube-system", ip)
+		c := clusterIPFree(&pfState{ctx: context.Background(), cs: fake.NewClientset(tt.objs...), apis: NetworkingAPIs{}, in: PreflightInput{Namespace: "kube-system"}, clusterIP: ip})
 		if c.Severity != tt.want || !strings.Contains(c.Message, tt.msg) {
 			t.Errorf("without the IPAddress API: %+v", c)
 		}

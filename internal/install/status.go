@@ -323,7 +323,16 @@ func (c *Client) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallR
 		if errors.Is(err, driver.ErrReleaseNotFound) {
 			return noRelease(c.Namespace, ": nothing to uninstall")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// With the release gone the Lease locks nothing: delete it rather than leave
+		// an object of Romana's behind (a re-install creates it again). Only a
+		// Lease this command still holds is deleted; a failed delete is said.
+		if derr := c.lease.lock.Delete(ctx); derr != nil {
+			res.LeaseKept = fmt.Sprintf("%v; `kubectl -n %s delete lease %s` removes it once no romanactl command runs", derr, c.Namespace, lock.Name(ReleaseName))
+		}
+		return nil
 	})
 	return res, err
 }

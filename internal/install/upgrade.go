@@ -64,10 +64,18 @@ func UpgradeValues(ch *chart.Chart, last map[string]any, o values.Options, reset
 	if err != nil {
 		return nil, &values.InputError{Err: err}
 	}
-	if err := values.Validate(ch, supplied, effective); err != nil {
+	if err := values.ValidateWith(ch, supplied, effective, o.Hints); err != nil {
 		return nil, err
 	}
 	return &values.Resolved{Supplied: supplied, Effective: effective}, nil
+}
+
+// withStored adds the last revision's values to o's hints: a value a suggestion gives
+// for a missing or refused key is the release's own first.
+func withStored(o values.Options, last *release.Release) values.Options {
+	o.Hints.Stored = last.Config
+	o.Hints.StoredFrom = fmt.Sprintf("revision %d", last.Version)
+	return o
 }
 
 // withoutDigests drops the digests pinned at the last revision: they pin the images
@@ -87,7 +95,7 @@ func (c *Client) UpgradeResolved(ctx context.Context, o UpgradeOptions) (*values
 	if err != nil {
 		return nil, err
 	}
-	return UpgradeValues(o.Chart, last.Config, o.Values, o.ResetValues)
+	return UpgradeValues(o.Chart, last.Config, withStored(o.Values, last), o.ResetValues)
 }
 
 func (c *Client) lastRelease(ctx context.Context) (*release.Release, error) {
@@ -111,7 +119,7 @@ func (c *Client) plan(ctx context.Context, o UpgradeOptions) (*plannedUpgrade, e
 	if err != nil {
 		return nil, err
 	}
-	res, err := UpgradeValues(o.Chart, last.Config, o.Values, o.ResetValues)
+	res, err := UpgradeValues(o.Chart, last.Config, withStored(o.Values, last), o.ResetValues)
 	if err != nil {
 		return nil, err
 	}
@@ -189,10 +197,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	if p.last.Info.Status == release.StatusDeployed && Unverified(p.last) {
-		c.progress("‼ revision %d was never verified ready (the command that made it stopped during its wait); this upgrade starts from its values. "+
-			"If they are what failed, `romanactl recover` first returns to the newest good revision (`romanactl recover --dry-run` names it)", p.last.Version)
-	}
+	unverified := p.last.Info.Status == release.StatusDeployed && Unverified(p.last)
 	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
 	// as Helm's three-way patch does; say so first, and do not call it a no-op.
 	drifted, live, err := c.liveDrift(ctx, p)
@@ -211,7 +216,20 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 		if err != nil {
 			return nil, err
 		}
-		return &Result{Release: p.last, NoOp: true, Kept: kept}, nil
+		res := &Result{Release: p.last, NoOp: true, Kept: kept}
+		// Nothing to change, but the deployed revision was never seen ready: the wait
+		// its command did not finish is this one's to do, and its mark to write.
+		if unverified && o.Wait {
+			if err := c.locked(ctx, func(ctx context.Context) error { return c.verifyLocked(ctx, p.last, o.Timeout) }); err != nil {
+				return nil, err
+			}
+			res.Verified = true
+		}
+		return res, nil
+	}
+	if unverified {
+		c.progress("‼ revision %d was never verified ready (the command that made it stopped during its wait); this upgrade starts from its values. "+
+			"If they are what failed, `romanactl recover` first returns to the newest good revision (`romanactl recover --dry-run` names it)", p.last.Version)
 	}
 	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
 		return nil, err
@@ -286,6 +304,20 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 	// one is not waited for. A good apply that is not to be waited for is done.
 	if lerr := c.leaseLost(); lerr != nil && (err != nil || o.Wait) {
 		return nil, c.stopped(lerr, fmt.Sprintf("Helm's apply of revision %d ran to its end (%s)", p.last.Version+1, applied(err)))
+	}
+	// Helm's last step, the update of the revision's record from pending-upgrade to
+	// deployed, failed after an apply that succeeded: Helm returns the release as
+	// deployed with that error. The objects are the new revision's, so the record is
+	// written again rather than the upgrade taken for failed and rolled back; if it
+	// cannot be, the release stays pending, and only recover ends that.
+	if err != nil && rel != nil && rel.Info != nil && rel.Info.Status == release.StatusDeployed {
+		if rerr := c.endPendingUpgrade(ctx, rel); rerr != nil {
+			return nil, fmt.Errorf("revision %d was applied, but its record stays pending-upgrade: Helm's last update of it failed (%v), and so did romanactl's (%v). "+
+				"A pending release blocks every later command: when the API server takes writes again, `romanactl recover` ends it (`romanactl status` shows where it stands)",
+				rel.Version, classify(err), rerr)
+		}
+		c.progress("‼ Helm's last update of revision %d's record failed (%v); romanactl wrote it again: deployed", rel.Version, classify(err))
+		err = nil
 	}
 	if err == nil && o.Wait {
 		err = c.waitFor(ctx, "upgraded to", rel, o.Timeout)
@@ -639,4 +671,58 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// endPendingUpgrade stores rel, which Helm applied and meant to record as deployed, over
+// its pending-upgrade record, trying a few times (the failure Helm met is usually a
+// passing one). A record another command changed meanwhile is left alone.
+func (c *Client) endPendingUpgrade(ctx context.Context, rel *release.Release) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 300 * time.Millisecond)
+		}
+		if err = c.mayWrite(ctx); err != nil {
+			return err
+		}
+		var stored *release.Release
+		if stored, err = c.Cfg.Releases.Get(rel.Name, rel.Version); err != nil {
+			continue
+		}
+		if stored.Info.Status != release.StatusPendingUpgrade || !stored.Info.LastDeployed.Equal(rel.Info.LastDeployed) {
+			if stored.Info.Status == release.StatusDeployed {
+				return nil
+			}
+			return fmt.Errorf("revision %d is %s now, changed by another command", rel.Version, stored.Info.Status)
+		}
+		if err = c.Cfg.Releases.Update(rel); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// verifyLocked waits for rel, the deployed revision that was never verified ready, and
+// marks it verified; the caller holds the Lease. It writes nothing else, and nothing
+// at all when Romana is not ready: the revision stays unverified.
+func (c *Client) verifyLocked(ctx context.Context, rel *release.Release, timeout time.Duration) error {
+	now, err := c.lastOrNone()
+	if err != nil {
+		return err
+	}
+	if now == nil || now.Version != rel.Version || now.Info.Status != rel.Info.Status {
+		return c.changedUnder(ctx, fmt.Sprintf("revision %d (%s)", rel.Version, rel.Info.Status), now)
+	}
+	c.progress("revision %d was never verified ready (the command that made it stopped during its wait): waiting for it now", rel.Version)
+	if err := c.waitFor(ctx, "verifying", rel, timeout); err != nil {
+		if lerr := c.leaseLost(); lerr != nil {
+			return c.stopped(lerr, fmt.Sprintf("the wait for revision %d stopped, and it stays unverified", rel.Version))
+		}
+		return fmt.Errorf("revision %d, never verified ready, is not ready now either: %w; nothing was written and it stays unverified. "+
+			"`romanactl recover` returns to the newest good revision (`romanactl recover --dry-run` names it)", rel.Version, classify(err))
+	}
+	if err := c.markVerified(ctx, rel); err != nil {
+		return fmt.Errorf("Romana is ready, but revision %d could not be recorded as verified: %w", rel.Version, err)
+	}
+	return nil
 }

@@ -598,6 +598,63 @@ func (l *Lock) Release(ctx context.Context) error {
 	return nil
 }
 
+// Delete stops renewing and deletes the Lease, if it is still this process's: what an
+// uninstall does last, since with no release left there is nothing to lock, and a
+// Lease left behind is an object of Romana's in the namespace that nothing removes.
+// The delete is conditional on the Lease's resourceVersion (and uid), so a Lease
+// another command took meanwhile is left to it; after it, Release does nothing. A
+// Lease that was lost is left alone, as Release leaves it.
+func (l *Lock) Delete(ctx context.Context) error {
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return fmt.Errorf("the Lease %s/%s was released already", l.ns, l.name)
+	}
+	l.released = true
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	if err := l.LostErr(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	leases := l.cs.CoordinationV1().Leases(l.ns)
+	base := l.lease
+	var err error
+	for attempt := 0; attempt < 4 && ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
+			_ = l.o.Sleep(ctx, 200*time.Millisecond)
+		}
+		rv, uid := base.ResourceVersion, base.UID
+		err = leases.Delete(ctx, l.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv, UID: &uid}})
+		if err == nil || apierrors.IsNotFound(err) {
+			return nil
+		}
+		if !apierrors.IsConflict(err) {
+			continue // transient (the API server restarting): try again
+		}
+		cur, gerr := leases.Get(ctx, l.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(gerr) {
+			return nil
+		}
+		if gerr == nil && !l.ours(cur) {
+			return fmt.Errorf("the Lease %s/%s is another command's now: %w", l.ns, l.name, err)
+		}
+		if gerr == nil {
+			base = cur // ours at a version whose answer we lost
+		}
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	// Not deleted: released at least, so that the next command need not wait it out.
+	if _, uerr := leases.Update(ctx, l.releasedCopy(base), metav1.UpdateOptions{}); uerr == nil {
+		return fmt.Errorf("delete Lease %s/%s: %w (it was released)", l.ns, l.name, err)
+	}
+	return fmt.Errorf("delete Lease %s/%s: %w", l.ns, l.name, err)
+}
+
 // releasedCopy is base as a released Lease that remembers this process as its last holder.
 func (l *Lock) releasedCopy(base *coordv1.Lease) *coordv1.Lease {
 	next := base.DeepCopy()

@@ -28,6 +28,9 @@ type Options struct {
 	// Overrides are values romanactl itself sets last, by chart key (the digests
 	// --pin-digests resolves).
 	Overrides map[string]any
+	// Hints feed the suggestions of validation errors (the release's stored values, the
+	// live cluster); they are never values.
+	Hints Hints
 }
 
 // getters fetch -f and --set-file URLs, as helm's do (http and https; no plugins).

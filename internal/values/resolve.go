@@ -24,7 +24,7 @@ func Resolve(ch *chart.Chart, o Options) (*Resolved, error) {
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
-	if err := Validate(ch, supplied, effective); err != nil {
+	if err := ValidateWith(ch, supplied, effective, o.Hints); err != nil {
 		return nil, err
 	}
 	return &Resolved{Supplied: supplied, Effective: effective}, nil

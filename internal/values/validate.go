@@ -45,18 +45,43 @@ const (
 // templates would see. The chart's romana.validate helper holds the same cross-field
 // rules for helm users.
 func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
-	c := &checker{vals: effective}
+	return ValidateWith(ch, supplied, effective, Hints{})
+}
+
+// ValidateWith is Validate with hints for its suggestions: the release's stored values
+// and the live cluster, where a command has them.
+func ValidateWith(ch *chart.Chart, supplied, effective map[string]any, h Hints) error {
+	c := &checker{vals: effective, hints: h}
+	problems, err := c.run(ch, supplied)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	// The schema is the backstop for what the checks above do not cover (a map where a
+	// string belongs, a bad toleration): render would refuse it anyway.
+	if err := chartutil.ValidateAgainstSchema(ch, effective); err != nil {
+		return &ValidationError{Problems: []Problem{{Key: "values", Reason: "rejected by values.schema.json: " + strings.TrimSpace(err.Error())}}}
+	}
+	return nil
+}
+
+// run applies every check to c.vals and returns the problems. supplied (nil when the
+// values are a trial of a suggestion) is checked for unknown keys.
+func (c *checker) run(ch *chart.Chart, supplied map[string]any) ([]Problem, error) {
 	// The schema is the one list of keys: parsed once here for the unknown and the
 	// nulled ones.
 	schema, err := loadSchema(ch)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	effective := c.vals
 	c.problems = append(c.problems, unknownKeys(schema, supplied)...)
 	// A nulled section or key makes the checks below meaningless (and a template
 	// fail on a nil pointer): report the nulls alone.
 	if nulled := missingKeys(schema, effective); len(nulled) > 0 {
-		return &ValidationError{Problems: append(c.problems, nulled...)}
+		return append(c.problems, nulled...), nil
 	}
 	c.nodeSelector()
 	c.quantities()
@@ -70,7 +95,7 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	}
 	c.url("services.apiServer", true)
 	if err := c.apiProxy(ch); err != nil {
-		return err
+		return nil, err
 	}
 	c.url("agent.romanaRoot", true)
 	c.iface("services.interface", false)
@@ -79,7 +104,7 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	c.boolean("agent.nat")
 	c.boolean("agent.podToHost")
 	if err := c.dataDir(ch); err != nil {
-		return err
+		return nil, err
 	}
 	c.absPath("services.passwordFile")
 	if v, ok := c.str("services.ipAddress"); ok && v != "" {
@@ -89,27 +114,42 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	}
 	port, portOK := c.integer("romanaRoot.port", 1, 65535)
 
-	var missing []string
+	var missing, missingKeys []string
 	for _, k := range Mandatory {
 		if v, ok := Lookup(effective, k); !ok || v == nil || v == "" {
 			missing = append(missing, fmt.Sprintf("%s (--%s)", k, FlagFor(k)))
+			missingKeys = append(missingKeys, k)
 		}
 	}
 	if len(missing) > 0 {
 		env, _ := Lookup(effective, "environment")
-		c.problems = append(c.problems, Problem{
+		prob := Problem{
 			Key:    "environment",
 			Value:  fmt.Sprint(env),
 			Reason: "missing mandatory values: " + strings.Join(missing, ", "),
-			Fix:    "give each one, e.g. --cidr=10.112.0.0/12 --cluster-ip=10.96.99.99 --cluster-ip-cidr=10.96.0.0/12 (use the cluster's own service range)",
-		})
+			Fix:    "give each one",
+		}
+		// The suggestion comes from the release, the environment file and the
+		// cluster, and passes the checks itself; a trial of a suggestion makes none.
+		if !c.noPropose {
+			p := c.propose(ch, missingKeys, nil)
+			if len(missingKeys) == 1 {
+				prob.Fix = "give it, e.g. " + p.text(unknownMandatory)
+			} else {
+				prob.Fix = "give each one, e.g. " + p.text(unknownMandatory)
+			}
+			if len(p.values) == len(missingKeys) {
+				prob.Suggest = p.flags()
+			}
+		}
+		c.problems = append(c.problems, prob)
 	}
 
 	romana, romanaOK := c.cidr("services.cidr")
 	svc, svcOK := c.cidr("agent.clusterIPCIDR")
 	ranges, err := reservedRanges(ch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A CIDR in a reserved range is reported alone: checks and examples derived from
 	// it would only suggest more unroutable addresses.
@@ -124,8 +164,9 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 	namespaces, nsOK := c.integer("services.namespaces", 1, math.MaxInt32+1)
 	segments, sOK := c.integer("services.segments", 1, math.MaxInt32+1)
 
-	if err := c.compat(ch, nodes, nOK); err != nil {
-		return err
+	fixedNodes, err := c.compat(ch, nodes, nOK)
+	if err != nil {
+		return nil, err
 	}
 
 	if romanaOK && nOK && nsOK && sOK {
@@ -133,12 +174,20 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 		if !p.Fits {
 			// The longest prefix that leaves one endpoint bit; below /0 no CIDR can.
 			need := 31 - (p.Nodes.Bits + p.Namespaces.Bits + p.Segments.Bits)
-			fix := "no IPv4 CIDR can hold this plan: use fewer nodes, namespaces or segments"
+			// A line whose services parse no --nodes always plans 256 of them:
+			// fewer nodes is not a fix there.
+			fewer := "fewer nodes, namespaces or segments"
+			if fixedNodes != "" {
+				fewer = fmt.Sprintf("fewer namespaces or segments (the %s line always plans for 256 nodes: its services parse no --nodes)", fixedNodes)
+			}
+			fix := "no IPv4 CIDR can hold this plan: use " + fewer
 			var suggest map[string]string
 			if need >= 0 {
-				larger := netip.PrefixFrom(romana.Addr(), need).Masked()
-				fix = fmt.Sprintf("use a larger CIDR, e.g. --cidr=%s (a prefix of /%d or shorter), or fewer nodes, namespaces or segments", larger, need)
-				suggest = map[string]string{"cidr": larger.String()}
+				fix = fmt.Sprintf("use a larger CIDR (a prefix of /%d or shorter), or %s", need, fewer)
+				if larger, ok := c.largerCIDR(ch, romana, need); ok {
+					fix = fmt.Sprintf("use a larger CIDR, e.g. --cidr=%s (%s; a prefix of /%d or shorter), or %s", larger.value, larger.from, need, fewer)
+					suggest = map[string]string{"cidr": larger.value}
+				}
 			}
 			c.add("services.cidr", romana.String(), fmt.Sprintf(
 				"the address plan does not fit: prefix %d + node bits %d (services.nodes=%d) + namespace bits %d (services.namespaces=%d) + segment bits %d (services.segments=%d) = %d, which leaves %d bits for endpoints; it must be below 32",
@@ -153,7 +202,7 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 
 	if ip, ok := c.ipv4("romanaRoot.clusterIP"); ok {
 		if svcOK {
-			c.clusterIPInRange(ip, svc)
+			c.clusterIPInRange(ch, ip, svc)
 		}
 		if romanaOK && romana.Contains(ip) {
 			c.add("romanaRoot.clusterIP", ip.String(), fmt.Sprintf("lies inside services.cidr (--cidr) %s: the root Service's address must not be a pod address", romana),
@@ -164,15 +213,7 @@ func Validate(ch *chart.Chart, supplied, effective map[string]any) error {
 		}
 	}
 
-	if len(c.problems) > 0 {
-		return &ValidationError{Problems: c.problems}
-	}
-	// The schema is the backstop for what the checks above do not cover (a map where a
-	// string belongs, a bad toleration): render would refuse it anyway.
-	if err := chartutil.ValidateAgainstSchema(ch, effective); err != nil {
-		return &ValidationError{Problems: []Problem{{Key: "values", Reason: "rejected by values.schema.json: " + strings.TrimSpace(err.Error())}}}
-	}
-	return nil
+	return c.problems, nil
 }
 
 // apiProxy checks how romana-services reaches the API: through the proxy on the node's
@@ -233,14 +274,16 @@ func ControlPlanePorts(ch *chart.Chart) (map[string]string, error) {
 // compat applies the chart's table of Romana lines (chart/compat.yaml) to the tag: a
 // line this chart cannot drive is refused, and so is a --nodes the line's services
 // entrypoint does not parse (it would exit with "Unknown option").
-func (c *checker) compat(ch *chart.Chart, nodes int64, nodesOK bool) error {
+//
+// It returns the name of the tag's line when that line plans a fixed 256 nodes.
+func (c *checker) compat(ch *chart.Chart, nodes int64, nodesOK bool) (string, error) {
 	table, err := compat.Load(ch)
 	if err != nil {
-		return err
+		return "", err
 	}
 	tag, ok := c.str("image.tag")
 	if !ok || !validTag(tag) && tag != "" {
-		return nil // reported by images()
+		return "", nil // reported by images()
 	}
 	if tag == "" {
 		tag = ch.Metadata.AppVersion
@@ -257,7 +300,10 @@ func (c *checker) compat(ch *chart.Chart, nodes int64, nodesOK bool) error {
 			"leave services.nodes at 256 (drop --nodes)")
 		c.suggest(map[string]string{"nodes": "256"})
 	}
-	return nil
+	if known && line.Drivable && line.ServicesParsesNodes != nil && !*line.ServicesParsesNodes {
+		return line.Name, nil
+	}
+	return "", nil
 }
 
 // reservedRanges reads chart/reserved-ranges.yaml: the IPv4 ranges where pod or
@@ -398,14 +444,24 @@ func (c *checker) updateStrategy() {
 	}
 }
 
-// ExampleClusterIP suggests a root clusterIP for a service range: the last usable
-// address, which kube-apiserver allocates last and so is least likely to be taken.
-// A /31 or /32 has none (ok is false).
+// ExampleClusterIP suggests a root clusterIP for a service range, without a cluster to
+// ask which addresses are taken: an address in the range's lower band (StaticBand),
+// which Kubernetes keeps for fixed addresses and fills with dynamic ones last. A /31
+// or /32 has none (ok is false).
 func ExampleClusterIP(svc netip.Prefix) (netip.Addr, bool) {
-	if svc.Bits() >= 31 {
-		return netip.Addr{}, false
+	return FreeClusterIP(svc, nil)
+}
+
+// FreeClusterIP is ExampleClusterIP checked against a live cluster: the first address
+// of the lower band's candidates that no Service holds. ok is false when there is
+// none.
+func FreeClusterIP(svc netip.Prefix, cl Cluster) (netip.Addr, bool) {
+	for _, a := range clusterIPCandidates(svc) {
+		if cl == nil || cl.ClusterIPHolder(a) == "" {
+			return a, true
+		}
 	}
-	return LastAddr(svc).Prev(), true
+	return netip.Addr{}, false
 }
 
 // LastAddr returns the last (broadcast) address of an IPv4 prefix.
@@ -423,6 +479,9 @@ func LastAddr(p netip.Prefix) netip.Addr {
 type checker struct {
 	vals     map[string]any
 	problems []Problem
+	hints    Hints
+	// noPropose: these values are a trial of a suggestion, which makes none itself.
+	noPropose bool
 }
 
 // add records a problem. One flag that sets several keys (--registry, --interface)
@@ -644,12 +703,16 @@ func (c *checker) ipv4(key string) (netip.Addr, bool) {
 	return a, true
 }
 
-func (c *checker) clusterIPInRange(ip netip.Addr, svc netip.Prefix) {
+func (c *checker) clusterIPInRange(ch *chart.Chart, ip netip.Addr, svc netip.Prefix) {
 	// A /31 or /32 has no address besides its network and broadcast ones: no
 	// example exists, and the fix is a larger range.
 	example, suggest := "use a service range of /30 or larger", map[string]string(nil)
-	if ex, ok := ExampleClusterIP(svc); ok {
-		example, suggest = fmt.Sprintf("e.g. --cluster-ip=%s", ex), map[string]string{"cluster-ip": ex.String()}
+	if c.noPropose {
+		// A trial of a suggestion: only the problem counts, not its fix.
+	} else if p := c.propose(ch, []string{"romanaRoot.clusterIP"}, nil); len(p.values) == 1 {
+		example, suggest = "e.g. "+p.text(unknownMandatory), p.flags()
+	} else if svc.Bits() < 31 {
+		example = "e.g. --cluster-ip=<" + unknownMandatory("romanaRoot.clusterIP") + ">"
 	}
 	switch {
 	case !svc.Contains(ip):

@@ -105,7 +105,7 @@ func TestValidateRules(t *testing.T) {
 		{name: "romana cidr overlaps service range", flags: map[string]string{"cidr": "10.96.0.0/11"},
 			wantErr: []string{`services.cidr (--cidr) "10.96.0.0/11": overlaps agent.clusterIPCIDR (--cluster-ip-cidr) 10.96.0.0/12`}},
 		{name: "clusterIP outside the service range", flags: map[string]string{"cluster-ip": "10.200.0.1"},
-			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "10.200.0.1": is outside agent.clusterIPCIDR (--cluster-ip-cidr) 10.96.0.0/12`, "e.g. --cluster-ip=10.111.255.254"}},
+			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "10.200.0.1": is outside agent.clusterIPCIDR (--cluster-ip-cidr) 10.96.0.0/12`, "e.g. --cluster-ip=10.96.0.99 (in the lower band of the service range 10.96.0.0/12"}},
 		{name: "clusterIP is the network address", flags: map[string]string{"cluster-ip": "10.96.0.0"},
 			wantErr: []string{`romanaRoot.clusterIP (--cluster-ip) "10.96.0.0": is the network or broadcast address`}},
 		{name: "clusterIP is the broadcast address", flags: map[string]string{"cluster-ip": "10.111.255.255"},
