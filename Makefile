@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: romana-bin host-tools help demo mirror-demo build helm chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
+.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,24 @@ helm: ## build bin/helm from the helm.sh/helm/v3 version go.mod pins (skipped wh
 		echo "helm: building $(HELM_VERSION) into bin/"; \
 		GOBIN=$(BIN) GOFLAGS=-buildvcs=false $(GO) install -trimpath -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && \
 		echo "$(HELM_VERSION) k8s=1.$(K8S_MINOR) cgo=$(CGO_ENABLED)" > $(BIN)/.helm-version; \
+	fi
+
+# The helm v4 CLI most users run (issue 21): the newest v4.x the Go module proxy had when
+# this was pinned (`go list -m -versions helm.sh/helm/v4`). romanactl keeps the v3 SDK;
+# bin/helm4 is only the other side of the helm-interop tests. `go install pkg@version`
+# builds it outside this module, so its dependencies never touch go.mod.
+HELM4_VERSION := v4.3.2
+HELM4_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.metadata=
+
+helm4: ## build bin/helm4 from helm.sh/helm/v4 $(HELM4_VERSION) (skipped when current)
+	@if [ -x $(BIN)/helm4 ] && [ "$$(cat $(BIN)/.helm4-version 2>/dev/null)" = "$(HELM4_VERSION) cgo=$(CGO_ENABLED)" ]; then \
+		echo "helm4: up to date ($(HELM4_VERSION))"; \
+	else \
+		echo "helm4: building $(HELM4_VERSION) into bin/helm4"; \
+		tmp=$$(mktemp -d) && \
+		GOBIN=$$tmp GOFLAGS=-buildvcs=false $(GO) install -trimpath -ldflags "$(HELM4_LDFLAGS)" helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION) && \
+		mv $$tmp/helm $(BIN)/helm4.tmp && mv $(BIN)/helm4.tmp $(BIN)/helm4 && rmdir $$tmp && \
+		echo "$(HELM4_VERSION) cgo=$(CGO_ENABLED)" > $(BIN)/.helm4-version; \
 	fi
 
 CHART_VERSION := $(shell awk '/^version:/ {print $$2}' chart/Chart.yaml)
@@ -76,13 +94,13 @@ host-tools: ## install from Debian what the tests run for real when missing (ip,
 	hack/host-tools.sh
 	hack/host-tools.sh real
 
-test: build helm controlplane host-tools romana-bin ## run every test, the real-cluster ones included (what CI runs)
-	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m ./...
+test: build helm helm4 controlplane host-tools romana-bin ## run every test, the real-cluster ones included (what CI runs)
+	ROMANACTL_HELM=$(BIN)/helm ROMANACTL_HELM4=$(BIN)/helm4 $(GO) test -count=1 -timeout 30m ./...
 
-test-cluster: build helm controlplane ## the real-cluster tests alone (TestCluster*), on Kubernetes K8S (e.g. make test-cluster K8S=1.25)
-	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 -timeout 30m -run TestCluster ./cmd/romanactl ./internal/testcluster
+test-cluster: build helm helm4 controlplane ## the real-cluster tests alone (TestCluster*), on Kubernetes K8S (e.g. make test-cluster K8S=1.25)
+	ROMANACTL_HELM=$(BIN)/helm ROMANACTL_HELM4=$(BIN)/helm4 $(GO) test -count=1 -timeout 30m -run TestCluster ./cmd/romanactl ./internal/testcluster
 
-test-matrix: build helm ## the real-cluster suite on every Kubernetes minor under test/controlplane (MINORS="1.25 1.37" for some); writes docs/compat.md
+test-matrix: build helm helm4 ## the real-cluster suite on every Kubernetes minor under test/controlplane (MINORS="1.25 1.37" for some); writes docs/compat.md
 	hack/test-matrix.sh
 
 chaos: build helm controlplane ## the fault tests alone; writes the Faults table of docs/benchmarks.md

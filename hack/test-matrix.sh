@@ -18,7 +18,7 @@ for m in $MINORS; do
   v=$(cut -d" " -f1 "bin/$m/.version")
   echo "== Kubernetes $v: go test -run TestCluster ./cmd/romanactl ./internal/testcluster"
   start=$(date +%s)
-  ROMANACTL_K8S=$m ROMANACTL_HELM="$PWD/bin/helm" go test -count=1 -json -timeout 30m -run 'TestCluster' ./cmd/romanactl ./internal/testcluster > "$out/$m.json" || true
+  ROMANACTL_K8S=$m ROMANACTL_HELM="$PWD/bin/helm" ROMANACTL_HELM4="$PWD/bin/helm4" go test -count=1 -json -timeout 30m -run 'TestCluster' ./cmd/romanactl ./internal/testcluster > "$out/$m.json" || true
   echo "   $(( $(date +%s) - start )) s"
   args+=("$m=$v:$out/$m.json")
 done

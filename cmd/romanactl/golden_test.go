@@ -183,7 +183,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"template", "--env=custom"}, 2, "missing mandatory values"},
 		{[]string{"status", "--kubeconfig", "/nonexistent/kubeconfig"}, 2, "load kubeconfig"},
 		{[]string{"images", "mirror", "--to", "Bad Host/x"}, 2, `--to "Bad Host/x": not a registry/org prefix`},
-		{[]string{"images"}, 2, "say list or mirror"},
+		{[]string{"images"}, 2, "say list, mirror, save or load"},
 		{[]string{"install", "--dry-run=maybe"}, 2, `--dry-run "maybe": use client or server`},
 		{[]string{"install", "--dry-run=client", "--env=auto"}, 2, "cannot detect the environment"},
 		{[]string{"check"}, 2, "--pre"},

@@ -17,21 +17,30 @@ func newImagesCmd(o *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "images",
 		Example: `  romanactl images list
-  romanactl images mirror --to registry.example.com:5000/romana`,
-		Short: "List and mirror the images an install pulls (private registries, air-gapped clusters)",
+  romanactl images mirror --to registry.example.com:5000/romana
+  romanactl images save -o romana-images.tar
+  romanactl images load romana-images.tar --to registry.example.com:5000/romana`,
+		Short: "List, mirror, save and load the images an install pulls (private registries, air-gapped clusters)",
 		Long: `The images an install would pull, taken from the rendered chart (every container and
 init container of every object, the static Pod included), and a copy of them to
 another registry, where 'install --registry' then finds them:
 
   romanactl images list --env=kubeadm
   romanactl images mirror --to registry.example.com:5000/romana
-  romanactl install --registry registry.example.com:5000/romana --pin-digests`,
+  romanactl install --registry registry.example.com:5000/romana --pin-digests
+
+For an air-gapped site, where no machine reaches both registries, in two steps with a
+file carried across:
+
+  romanactl images save -o romana-images.tar                          # where quay.io is reachable
+  romanactl images load romana-images.tar --to registry.internal/romana   # inside
+  romanactl install --registry registry.internal/romana --pin-digests`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return &usageError{fmt.Errorf("say list or mirror\nSee 'romanactl images --help'")}
+			return &usageError{fmt.Errorf("say list, mirror, save or load\nSee 'romanactl images --help'")}
 		},
 	}
-	cmd.AddCommand(newImagesListCmd(o), newImagesMirrorCmd(o))
+	cmd.AddCommand(newImagesListCmd(o), newImagesMirrorCmd(o), newImagesSaveCmd(o), newImagesLoadCmd(o))
 	return cmd
 }
 

@@ -253,6 +253,15 @@ var exitCodes = map[string]string{
 	"mirror": `  0  every image copied or already there
   1  an image could not be copied (each is named with why: auth, not found, network)
   2  invalid input (a bad --to, --registry or value)`,
+	"save": `  0  the file was written
+  1  an image could not be read from its registry (named, with why), or the file
+     could not be written; the file is left as it was
+  2  invalid input (no -o, a bad --platform or value, a platform no index has)`,
+	"load": `  0  every image and the chart pushed or already there
+  1  the registry refused or failed a push (each is named with why); a re-run
+     pushes only what is missing
+  2  invalid input: no --to or a bad one, a FILE that is missing, truncated,
+     damaged or not written by 'images save'; nothing was pushed`,
 	"migrate": `  0  migrated (or the dry run printed)
   1  a cluster call failed, the wait timed out, or the Lease is held
   2  nothing to migrate, something cannot be mapped (without --force), a selector

@@ -48,6 +48,7 @@ func NewClient(getter genericclioptions.RESTClientGetter, namespace string, prog
 	if progress == nil {
 		progress = io.Discard
 	}
+	useFieldManager()
 	cfg := new(action.Configuration)
 	// The Helm SDK's own log (what helm --debug prints) goes to --debug.
 	helmLog := func(format string, v ...any) { debug.Printf("helm: "+format, v...) }

@@ -106,8 +106,9 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	// checked against a real API server by the tests and by --dry-run=server.
 	inst.DisableOpenAPIValidation = true
 	inst.TakeOwnership = o.Adopt
-	if o.Wait {
-		inst.Labels = waitLabels(1, true)
+	inst.Labels = waitLabels(1, o.Wait)
+	if !o.Wait {
+		delete(inst.Labels, WaitLabel) // "null" deletes only in an upgrade's merge
 	}
 	if o.DryRun == "server" {
 		inst.DryRun = true

@@ -191,7 +191,7 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 	case err != nil:
 		return err
 	case prepareServices(ds, nodeSelector):
-		if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{}); err != nil {
+		if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
 			return fmt.Errorf("point romana-services at Secret %s: %w", PasswordSecret, err)
 		}
 	}
@@ -202,13 +202,13 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 		drop func() error
 	}{
 		{"DaemonSet/romana-agent", func() (metav1.Object, error) { return dss.Get(ctx, "romana-agent", metav1.GetOptions{}) }, func() error {
-			_, err := dss.Patch(ctx, "romana-agent", types.MergePatchType, drop, metav1.PatchOptions{})
+			_, err := dss.Patch(ctx, "romana-agent", types.MergePatchType, drop, metav1.PatchOptions{FieldManager: FieldManager})
 			return err
 		}},
 		{"Service/romana-root", func() (metav1.Object, error) {
 			return c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{})
 		}, func() error {
-			_, err := c.Kube.CoreV1().Services(c.Namespace).Patch(ctx, "romana-root", types.MergePatchType, drop, metav1.PatchOptions{})
+			_, err := c.Kube.CoreV1().Services(c.Namespace).Patch(ctx, "romana-root", types.MergePatchType, drop, metav1.PatchOptions{FieldManager: FieldManager})
 			return err
 		}},
 	} {

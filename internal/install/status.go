@@ -139,6 +139,9 @@ func (c *Client) GetStatus(ctx context.Context) (*Status, error) {
 				"if nothing is running, `romanactl recover` ends it (`romanactl recover --dry-run` shows how)"
 		}
 	}
+	if rel.Info.Status == release.StatusFailed && !MadeByRomanactl(rel) {
+		st.Hint = c.failedOutside(rel)
+	}
 	if rel.Info.Status == release.StatusDeployed && Unverified(rel) {
 		st.Unverified = true
 		switch n, gerr := c.lastGood(rel.Version - 1); {

@@ -231,6 +231,9 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 		c.progress("‼ revision %d was never verified ready (the command that made it stopped during its wait); this upgrade starts from its values. "+
 			"If they are what failed, `romanactl recover` first returns to the newest good revision (`romanactl recover --dry-run` names it)", p.last.Version)
 	}
+	if p.last.Info.Status == release.StatusFailed && !MadeByRomanactl(p.last) {
+		c.progress("‼ %s; this upgrade starts from revision %d's values and replaces it", c.failedOutside(p.last), p.last.Version)
+	}
 	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
 		return nil, err
 	}
@@ -285,6 +288,7 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 			return nil, err
 		}
 	}
+	c.handOver(ctx, p.last.Manifest)
 	up := c.newUpgrade(o)
 	up.Labels = waitLabels(p.last.Version+1, o.Wait)
 	rel, err := up.RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
@@ -497,6 +501,7 @@ func (c *Client) rollbackLocked(ctx context.Context, o RollbackOptions, recoveri
 	if err != nil {
 		return nil, err
 	}
+	c.handOver(ctx, last.Manifest)
 	rb := action.NewRollback(c.Cfg)
 	rb.Version = version
 	rb.MaxHistory = MaxHistory
@@ -625,7 +630,7 @@ func (c *Client) putBackRoot(ctx context.Context, saved *corev1.Service, revisio
 	svc.ResourceVersion, svc.UID, svc.Generation = "", "", 0
 	svc.CreationTimestamp, svc.DeletionTimestamp, svc.ManagedFields = metav1.Time{}, nil, nil
 	svc.Status = corev1.ServiceStatus{}
-	if _, err := svcs.Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := svcs.Create(ctx, svc, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
 		return fmt.Sprintf("romana-root was deleted to recreate it and could not be put back (%v): the agents have no root; %s", err, fix)
 	}
 	return fmt.Sprintf("romana-root, deleted to recreate it, was put back as it was (clusterIP %s)", svc.Spec.ClusterIP)

@@ -29,7 +29,25 @@ import (
 const (
 	WaitLabel      = "romanactl.romana.io/waits"
 	VerifiedSuffix = "; verified ready by romanactl"
+	// MadeLabel marks every revision romanactl creates (install, upgrade, rollback),
+	// waited for or not, with that revision's number, for the same reason as WaitLabel:
+	// Helm copies labels forward, so a helm CLI's revision carries its predecessor's
+	// value, never its own number.
+	MadeLabel = "romanactl.romana.io/made"
 )
+
+// MadeByRomanactl says whether romanactl created r: its MadeLabel (or, for revisions
+// from before that mark, its WaitLabel) is r's own number, or romanactl recorded it as
+// failed. False for a revision the helm CLI wrote (or a romanactl older than MadeLabel
+// with --wait=false).
+func MadeByRomanactl(r *release.Release) bool {
+	if r == nil {
+		return false
+	}
+	v := strconv.Itoa(r.Version)
+	return r.Labels[MadeLabel] == v || r.Labels[WaitLabel] == v ||
+		(r.Info != nil && strings.HasPrefix(r.Info.Description, "romanactl: "))
+}
 
 // Verified says whether romanactl's wait for r succeeded.
 func Verified(r *release.Release) bool {
@@ -52,9 +70,9 @@ func good(r *release.Release) bool {
 // deletes a label in Helm's merge).
 func waitLabels(version int, wait bool) map[string]string {
 	if wait {
-		return map[string]string{WaitLabel: strconv.Itoa(version)}
+		return map[string]string{WaitLabel: strconv.Itoa(version), MadeLabel: strconv.Itoa(version)}
 	}
-	return map[string]string{WaitLabel: "null"}
+	return map[string]string{WaitLabel: "null", MadeLabel: strconv.Itoa(version)}
 }
 
 // markVerified appends VerifiedSuffix to the stored description of rel once its wait
@@ -96,6 +114,7 @@ func (c *Client) setWaitLabel(rel *release.Release, wait bool) error {
 	if stored.Labels == nil {
 		stored.Labels = map[string]string{}
 	}
+	stored.Labels[MadeLabel] = strconv.Itoa(rel.Version)
 	if wait {
 		stored.Labels[WaitLabel] = strconv.Itoa(rel.Version)
 	} else {
