@@ -29,7 +29,7 @@ waitfor() {
   local secs=$1 what=$2; shift 2
   local until=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= until)); then echo "demo: $what: not after $secs s (agent logs: $bin/kubectl -n kube-system logs ds/romana-agent)" >&2; return 1; fi
+    if ((SECONDS >= until)); then echo "demo: $what: not after $secs s (the real nodes' container logs: .cluster/tmp/romana-node-*/pods/*/*/log)" >&2; return 1; fi
     sleep 3
   done
 }
