@@ -23,8 +23,15 @@ export CGO_ENABLED
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-demo: build controlplane cluster-bin ## local cluster + romanactl install --env=auto --wait + status (leaves the cluster up)
-	hack/demo.sh
+# Real nodes for cluster-up and demo: REAL_NODES workers, and control-plane-0, run by
+# this machine with Romana's own programs (make romana-bin first), next to kwok's
+# workers; RUNTIME is the container runtime each emulates (docker or containerd).
+REAL_NODES ?= 0
+RUNTIME    ?= docker
+REAL_DEPS  := $(if $(filter-out 0,$(REAL_NODES)),romana-bin)
+
+demo: build controlplane cluster-bin $(REAL_DEPS) ## local cluster + romanactl install --env=auto --wait + status (leaves the cluster up); REAL_NODES=2 ends with two pods on two real nodes pinging each other
+	BIN=$(BIN) REAL_NODES=$(REAL_NODES) RUNTIME=$(RUNTIME) hack/demo.sh
 
 build: ## build bin/romanactl
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/romanactl ./cmd/romanactl
@@ -80,11 +87,11 @@ mirror-demo: build ## images list + mirror between two local plain-HTTP registri
 	$(GO) build -o $(BIN)/registry ./hack/registry
 	hack/mirror-demo.sh
 
-cluster-up: controlplane cluster-bin ## start the local control plane (Kubernetes K8S) in the background; writes .cluster/kubeconfig
-	$(BIN)/cluster up --dir .cluster --bin $(BIN) --workers 3 --k8s $(K8S)
+cluster-up: controlplane cluster-bin $(REAL_DEPS) ## start the local control plane (Kubernetes K8S) in the background, with REAL_NODES real workers (RUNTIME=docker|containerd); writes .cluster/kubeconfig
+	$(BIN)/cluster up --dir .cluster --bin $(BIN) --workers 3 --k8s $(K8S) --real-nodes $(REAL_NODES) --runtime $(RUNTIME)
 	@echo "export KUBECONFIG=$(CURDIR)/.cluster/kubeconfig"
 
-cluster-down: cluster-bin ## stop the local control plane and remove .cluster/
+cluster-down: cluster-bin ## stop the local control plane and its real nodes (every process and network namespace it started) and remove .cluster/
 	$(BIN)/cluster down --dir .cluster
 
 romana-bin: ## build Romana v0.9.3.5's own programs from ROMANA_SRC (default ../shared/romana-v0.9.3.5) into bin/romana-v0.9.3.5/ (skipped when current)
@@ -98,7 +105,7 @@ test: build helm helm4 controlplane host-tools romana-bin ## run every test, the
 	ROMANACTL_HELM=$(BIN)/helm ROMANACTL_HELM4=$(BIN)/helm4 $(GO) test -count=1 -timeout 30m ./...
 
 test-cluster: build helm helm4 controlplane ## the real-cluster tests alone (TestCluster*), on Kubernetes K8S (e.g. make test-cluster K8S=1.25)
-	ROMANACTL_HELM=$(BIN)/helm ROMANACTL_HELM4=$(BIN)/helm4 $(GO) test -count=1 -timeout 30m -run TestCluster ./cmd/romanactl ./internal/testcluster
+	ROMANACTL_HELM=$(BIN)/helm ROMANACTL_HELM4=$(BIN)/helm4 $(GO) test -count=1 -timeout 30m -run TestCluster ./cmd/romanactl ./internal/testcluster ./hack/cluster
 
 test-matrix: build helm helm4 ## the real-cluster suite on every Kubernetes minor under test/controlplane (MINORS="1.25 1.37" for some); writes docs/compat.md
 	hack/test-matrix.sh

@@ -61,8 +61,13 @@ type Options struct {
 	Dir string
 	// Workers is the number of simulated worker nodes, besides one control-plane node.
 	Workers int
-	// NoControlPlaneNode leaves out the control-plane node (to test placement checks).
+	// NoControlPlaneNode leaves out the control-plane node (to test placement checks, or
+	// to let AddRealNodes add a real one).
 	NoControlPlaneNode bool
+	// FirstWorker numbers the simulated workers from worker-<FirstWorker> (and their
+	// addresses alike), so that real workers added after Start (AddRealNodes' worker-0,
+	// …) keep their names.
+	FirstWorker int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -211,7 +216,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs <- c.AddNode(ctx, fmt.Sprintf("worker-%d", i), false, workerIP(i))
+			errs <- c.AddNode(ctx, fmt.Sprintf("worker-%d", o.FirstWorker+i), false, workerIP(o.FirstWorker+i))
 		}()
 	}
 	wg.Wait()

@@ -88,6 +88,25 @@ func moduleRoot() (string, error) {
 // romana-v0.9.3.5/ in the shared directory.
 const EnvRomanaSrc = "ROMANA_SRC"
 
+// RomanaSource returns Romana's v0.9.3.5 source tree for a program (bin/cluster's real
+// nodes): $ROMANA_SRC, else romana-v0.9.3.5/ in the shared directory. The error names
+// where it looked and what to set.
+func RomanaSource() (string, error) {
+	d := os.Getenv(EnvRomanaSrc)
+	how := EnvRomanaSrc + "=" + d
+	if d == "" {
+		shared, err := Dir()
+		if err != nil {
+			return "", fmt.Errorf("Romana's v0.9.3.5 sources: %w; set %s to Romana's v0.9.3.5 tree (README: Romana's programs)", err, EnvRomanaSrc)
+		}
+		d, how = filepath.Join(shared, "romana-v0.9.3.5"), "the default "+filepath.Join(shared, "romana-v0.9.3.5")
+	}
+	if _, err := os.Stat(filepath.Join(d, "romana", "containerize", "targets")); err != nil {
+		return "", fmt.Errorf("%s is not Romana's v0.9.3.5 tree (no romana/containerize/targets); set %s to it (README: Romana's programs)", how, EnvRomanaSrc)
+	}
+	return filepath.Abs(d)
+}
+
 // RomanaSrc returns Romana's source tree, skipping the test (or failing it when
 // EnvRequire is set) when there is none.
 func RomanaSrc(t testing.TB) string {
