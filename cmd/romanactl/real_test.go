@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -272,23 +273,169 @@ func TestClusterRealRomana(t *testing.T) {
 		t.Errorf("pod %s (%s) on %s cannot ping %s (%s) on %s: %v\n%s", a.Name, a.Status.PodIP, w0, b.Name, b.Status.PodIP, w1, err, out)
 	}
 
-	// DEL gives the address back to ipam.
-	ipamEndpoint := "http://" + cpIP + ":9601/endpoints/" + b.Status.PodIP
-	var ep map[string]any
-	if err := rc.getJSON(t, cp, ipamEndpoint, &ep); err != nil {
-		t.Errorf("ipam does not know %s before the pod goes: %v", b.Status.PodIP, err)
+	// DEL gives the address back to ipam: its endpoint is no longer in use (ipam keeps
+	// the row, and GET /endpoints/{ip} still answers for it).
+	inUse := func() (string, error) {
+		out, err := rc.nodes.Node(cp).ExecInContainer(svc.UID, "romana-services", "mysql", "--password="+string(secret.Data["password"]),
+			"--host=127.0.0.1", "-N", "-e", "select in_use from ipam.endpoints where ip='"+b.Status.PodIP+"'")
+		return strings.TrimSpace(string(out)), err
+	}
+	if got, err := inUse(); err != nil || got != "1" {
+		t.Errorf("ipam's endpoint %s is to be in use while its pod runs: %q (%v)", b.Status.PodIP, got, err)
 	}
 	if err := rc.Client.CoreV1().Pods("default").Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := eventually(ctx, time.Minute, func() error {
-		if _, err := rc.inNode(t, cp, "curl", "-fsS", "--max-time", "5", ipamEndpoint); err == nil {
-			return fmt.Errorf("ipam still has %s", b.Status.PodIP)
+		if got, err := inUse(); err != nil || got != "0" {
+			return fmt.Errorf("ipam's endpoint %s is still in use after the pod went: %q (%v)", b.Status.PodIP, got, err)
+		}
+		return nil
+	}); err != nil {
+		log, _ := rc.inNode(t, w1, "cat", "/var/log/romana-cni.log")
+		t.Errorf("%v\n/var/log/romana-cni.log on %s:\n%s", err, w1, log)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Status tells the truth: root stopped (SIGSTOP: supervisord would restart a killed
+	// one) makes romana-services not ready, and status says so, within its usual time.
+	rootPID := rc.programPID(t, cp, "/usr/local/bin/root")
+	if err := syscall.Kill(rootPID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var st result
+	err = eventually(ctx, time.Minute, func() error {
+		began := time.Now()
+		st = run(t, append([]string{"status"}, rc.kc...)...)
+		if took := time.Since(began); took > 10*time.Second {
+			return fmt.Errorf("status took %s", took)
+		}
+		if st.code != 1 || !strings.Contains(st.stdout+st.stderr, "romana-services") {
+			return fmt.Errorf("status with root stopped: exit %d:\n%s%s", st.code, st.stdout, st.stderr)
+		}
+		return nil
+	})
+	_ = syscall.Kill(rootPID, syscall.SIGCONT)
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("romanactl status with root stopped:\n%s%s", st.stdout, st.stderr)
+	if err := eventually(ctx, time.Minute, func() error {
+		if r := run(t, append([]string{"status"}, rc.kc...)...); r.code != 0 {
+			return fmt.Errorf("status after root went on: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		return nil
 	}); err != nil {
 		t.Error(err)
 	}
+
+	// Upgrades keep traffic: a pod on worker-0 pings one on worker-1 (every 0.2 s)
+	// through romanactl upgrade --tag=v0.9.3 and then --nat=false.
+	c := rc.startPod(t, ctx, "pinger-c", w1)
+	ping, err := rc.nodes.Node(w0).ContainerCommand(a.UID, "main", "ping", "-i", "0.2", "-w", "240", "-W", "1", c.Status.PodIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pingOut strings.Builder
+	ping.Stdout, ping.Stderr = &pingOut, &pingOut
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	for _, args := range [][]string{{"upgrade", "--tag=v0.9.3", "--timeout=3m"}, {"upgrade", "--nat=false", "--timeout=3m"}} {
+		r := run(t, append(append(args, "--skip-check", "images-exist"), rc.kc...)...)
+		if r.code != 0 {
+			t.Errorf("romanactl %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+	// The data path is the nodes' kernel: routes and the pods' interfaces outlive the
+	// agents' and the services' restarts.
+	if err := eventually(ctx, 2*time.Minute, func() error {
+		out, err := rc.inNode(t, w0, "iptables", "-t", "nat", "-S")
+		if err != nil || strings.Contains(out, "ROMANA-MASQ") {
+			return fmt.Errorf("worker-0 still has ROMANA-MASQ after --nat=false (%v):\n%s", err, out)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+	_ = ping.Process.Signal(syscall.SIGINT)
+	_ = ping.Wait()
+	out := pingOut.String()
+	sent, received := pingCounts(out)
+	lost := sent - received
+	t.Logf("pings from %s to %s through two upgrades: %d sent, %d lost", a.Name, c.Name, sent, lost)
+	if sent < 20 || lost > sent/20 {
+		t.Errorf("pings through the upgrades: %d sent, %d lost (the bound is 5%%):\n%s", sent, lost, out)
+	}
+
+	// Uninstall --keep-node-state leaves the agents' state; a plain uninstall cleans
+	// every node through the real cleanup, whose reports reach romanactl.
+	mustOK(t, run(t, append([]string{"uninstall", "--keep-node-state", "--yes"}, rc.kc...)...))
+	for _, name := range nodes {
+		if out, err := rc.inNode(t, name, "ip", "link", "show", "romana-gw"); err != nil {
+			t.Errorf("%s: --keep-node-state removed romana-gw: %s", name, out)
+		}
+		if _, err := os.Stat(filepath.Join(rc.nodes.Node(name).Root, "etc/cni/net.d/10-romana.conf")); err != nil {
+			t.Errorf("%s: --keep-node-state removed the CNI config: %v", name, err)
+		}
+	}
+	mustOK(t, run(t, append([]string{"install", "--env=kubeadm", "--skip-check", "images-exist", "--skip-check", "romana-compat", "--timeout=5m"}, rc.kc...)...))
+	r = run(t, append([]string{"uninstall", "--yes", "--timeout=3m"}, rc.kc...)...)
+	t.Logf("romanactl uninstall:\n%s%s", r.stdout, r.stderr)
+	mustOK(t, r)
+	for _, name := range nodes {
+		if !strings.Contains(r.stdout, "  ✓ "+name+": removed ") {
+			t.Errorf("uninstall has no report of %s's cleanup", name)
+		}
+		if out, err := rc.inNode(t, name, "ip", "link", "show", "romana-gw"); err == nil {
+			t.Errorf("%s: romana-gw is still there: %s", name, out)
+		}
+		if out, _ := rc.inNode(t, name, "iptables", "-t", "nat", "-S"); strings.Contains(out, "ROMANA") {
+			t.Errorf("%s: the nat table still has Romana's rules:\n%s", name, out)
+		}
+		for _, f := range []string{"opt/cni/bin/romana", "etc/cni/net.d/10-romana.conf"} {
+			if _, err := os.Stat(filepath.Join(rc.nodes.Node(name).Root, f)); err == nil {
+				t.Errorf("%s: /%s is still there", name, f)
+			}
+		}
+	}
+}
+
+// programPID is the process of a program that runs on a node (in one of its pods'
+// containers), found by its command line.
+func (rc *realCluster) programPID(t *testing.T, node, program string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !strings.HasPrefix(string(cmdline), program+"\x00") {
+			continue
+		}
+		var st1, st2 syscall.Stat_t
+		if syscall.Stat("/proc/"+e.Name()+"/ns/net", &st1) != nil || syscall.Stat("/run/netns/"+rc.nodes.Node(node).NetNS, &st2) != nil {
+			continue
+		}
+		if st1.Ino == st2.Ino {
+			var pid int
+			fmt.Sscan(e.Name(), &pid)
+			return pid
+		}
+	}
+	t.Fatalf("no %s runs on %s", program, node)
+	return 0
+}
+
+// pingCounts reads ping's summary: packets transmitted and received.
+func pingCounts(out string) (sent, received int) {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			fmt.Sscanf(strings.TrimSpace(line), "%d packets transmitted, %d received", &sent, &received)
+		}
+	}
+	return sent, received
 }
 
 // hostsGateway is a node's romana-gw address: the first of its block.

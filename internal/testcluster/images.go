@@ -22,7 +22,7 @@ type Image struct {
 	Entrypoint, Cmd []string
 	// Env is added to the container's environment before the pod's own.
 	Env []string
-	// DummyLinks are links of type dummy that the image's programs create on a
+	// DummyLinks are links of type dummy that the image's entrypoint creates on a
 	// hostNetwork node. This machine's kernel has no dummy link type, so the node makes
 	// each one (as a veth pair, its peer up) before the container starts, when it is
 	// missing; the program finds it there and goes on as on a kernel with dummy links.

@@ -391,7 +391,9 @@ func (n *ProcessNode) runOnce(ctx context.Context, p *corev1.Pod, ct corev1.Cont
 	}
 	args = append(args, msgFile, msgPath, "--")
 	args = append(args, argv...)
-	if img != nil && p.Spec.HostNetwork {
+	// Only the image's own entrypoint makes the links: a container that runs another
+	// command of the image (the chart's cleanup runs the agent image) does not.
+	if img != nil && p.Spec.HostNetwork && len(ct.Command) == 0 {
 		if err := n.dummyLinks(img.DummyLinks); err != nil {
 			return fail(err.Error())
 		}
@@ -626,6 +628,17 @@ func (n *ProcessNode) ExecInContainer(pod types.UID, container string, argv ...s
 		return nil, fmt.Errorf("container %s of pod %s is not running on %s", container, pod, n.Name)
 	}
 	return exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, argv...)...).CombinedOutput()
+}
+
+// ContainerCommand is a command to run inside a running container, as ExecInContainer
+// runs it, for a caller that starts and stops it itself (a signal to the command's
+// process reaches the program: nsenter execs it).
+func (n *ProcessNode) ContainerCommand(pod types.UID, container string, argv ...string) (*exec.Cmd, error) {
+	pid := n.ContainerPID(pod, container)
+	if pid == 0 {
+		return nil, fmt.Errorf("container %s of pod %s is not running on %s", container, pod, n.Name)
+	}
+	return exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, argv...)...), nil
 }
 
 // ContainerPID is the process of a running container, 0 when it does not run.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -62,6 +63,10 @@ type ProcessNode struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	pods    map[types.UID]*podRun
+	// stopping is set when the node itself stops: its pods' processes end, but it does
+	// not take their networks down with CNI DEL (a kubelet that stops does not either,
+	// and the services DEL calls may be gone by then).
+	stopping atomic.Bool
 	// hostPaths are the host directories the node's pods asked for (the node's own
 	// files, under Root), which the node's programs see at their paths (NodeCommand).
 	hostPaths map[string]bool
@@ -203,6 +208,7 @@ func (n *ProcessNode) ready() corev1.NodeCondition {
 
 // Stop kills the node's processes, and removes its network namespace and its files.
 func (n *ProcessNode) Stop() {
+	n.stopping.Store(true)
 	n.cancel()
 	<-n.done
 	if n.net != nil {

@@ -149,7 +149,14 @@ func (n *ProcessNode) startSandbox(ctx context.Context, p *corev1.Pod) (*sandbox
 func (n *ProcessNode) stopSandbox(p *corev1.Pod, sb *sandbox) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, _ = n.cni(ctx, "DEL", p, sb)
+	if n.stopping.Load() {
+		n.releaseSandbox(sb)
+		return
+	}
+	if _, err := n.cni(ctx, "DEL", p, sb); err != nil {
+		// The kubelet logs it and goes on; so does this node, into the pod's directory.
+		_ = os.WriteFile(filepath.Join(n.base, "pods", string(p.UID), "cni-del.log"), []byte(err.Error()+"\n"), 0o644)
+	}
 	n.releaseSandbox(sb)
 }
 
