@@ -60,9 +60,18 @@ func (o *rootOptions) loadChart() (*chart.Chart, error) {
 	if o.chart == nil {
 		var ch *chart.Chart
 		var err error
-		if o.chartRef != "" {
+		switch {
+		case o.chartRef != "":
 			ch, err = chartsrc.Load(o.chartRef, chartsrc.Options{Version: o.chartVersion, PlainHTTP: o.plainHTTP})
-		} else {
+		case o.chartVersion != "":
+			// helm's --version picks a chart version; without --chart there is one
+			// chart, romanactl's own, and ignoring the flag would look like a choice.
+			ch, err = romana.Chart()
+			if err == nil {
+				err = values.Inputf("--version %s: only an oci:// --chart has versions; without --chart romanactl uses its own chart, romana %s (Romana %s): drop --version, or pick the Romana release with --tag",
+					o.chartVersion, ch.Metadata.Version, ch.Metadata.AppVersion)
+			}
+		default:
 			ch, err = romana.Chart()
 		}
 		if err != nil {
@@ -123,6 +132,7 @@ cluster's network before it touches anything.
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		err = plainFlagError(err)
 		if hint := flagSuggestion(c, err); hint != "" {
 			return &values.InputError{Err: fmt.Errorf("%w: %s\nSee '%s --help'", err, hint, c.CommandPath())}
 		}
@@ -355,6 +365,21 @@ func noArgs(cmd *cobra.Command, args []string) error {
 			}
 			return &usageError{fmt.Errorf("%q is an argument here, not a flag's value: a space does not give a true|false flag its value; %s", a, fix)}
 		}
+	}
+	if len(args) > 0 && cmd.HasAvailableSubCommands() {
+		// A command that is only a group (images): the word is a subcommand it lacks.
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		hint := ""
+		if s := values.Suggest(args[0], names); s != "" {
+			hint = fmt.Sprintf("; did you mean %s?", s)
+		}
+		return &usageError{fmt.Errorf("unknown command %q for %q%s (its commands: %s)\nSee '%s --help'",
+			args[0], cmd.CommandPath(), hint, strings.Join(names, ", "), cmd.CommandPath())}
 	}
 	if len(args) > 0 {
 		return &usageError{fmt.Errorf("%q takes no arguments, got %q\nSee '%s --help'", cmd.CommandPath(), args, cmd.CommandPath())}

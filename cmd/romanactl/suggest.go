@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,7 +16,26 @@ import (
 // command that does what they meant.
 var flagHints = map[string]string{
 	"upgrade --dry-run": "upgrade has no --dry-run: `romanactl diff` with the same flags shows what the upgrade would change, and writes nothing",
+	"upgrade --install": "upgrade has no --install (helm's upgrade --install): `romanactl install` installs, and says to use upgrade when the release exists",
+	"history --max":     "history has no --max: it lists every revision kept, and romanactl keeps at most 10",
 }
+
+// plainFlagError rewrites the Go parser's words in a flag's error (`strconv.ParseBool:
+// parsing "maybe": invalid syntax`) into the user's.
+func plainFlagError(err error) error {
+	msg := err.Error()
+	plain := parseBoolRE.ReplaceAllString(msg, "write true or false")
+	plain = parseIntRE.ReplaceAllString(plain, "not a whole number")
+	if plain == msg {
+		return err
+	}
+	return errors.New(plain)
+}
+
+var (
+	parseBoolRE = regexp.MustCompile(`strconv\.ParseBool: parsing "[^"]*": invalid syntax`)
+	parseIntRE  = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": (invalid syntax|value out of range)`)
+)
 
 // flagSuggestion adds to cobra's "unknown flag: --x" what the user probably meant: a
 // command's hint for that flag, or the command's closest flag name (a typo).

@@ -19,11 +19,20 @@ func TestSuggestions(t *testing.T) {
 		{"upgrade has no dry run", []string{"upgrade", "--dry-run"}, "upgrade has no --dry-run: `romanactl diff` with the same flags shows what the upgrade would change"},
 		{"auto offline", []string{"template", "--env=auto"}, "--env=auto detects the environment from a cluster, and this command reads none (it renders offline); give the environment by name, one of custom, kops, kubeadm"},
 		{"auto offline, values", []string{"values", "--env=auto"}, "--env=auto detects the environment from a cluster"},
+		// The repeat trial (issue #18): helm's flags and Go's words.
+		{"helm's upgrade --install", []string{"upgrade", "--install"}, "upgrade has no --install (helm's upgrade --install): `romanactl install` installs"},
+		{"helm's history --max, not --as", []string{"history", "--max", "2"}, "history has no --max: it lists every revision kept, and romanactl keeps at most 10"},
+		{"a bool flag's value in people's words", []string{"install", "--wait=maybe"}, `invalid argument "maybe" for "--wait" flag: write true or false`},
+		{"--version without --chart", []string{"upgrade", "--version", "0.1.0"}, "--version 0.1.0: only an oci:// --chart has versions; without --chart romanactl uses its own chart"},
+		{"images has subcommands", []string{"images", "pull"}, `unknown command "pull" for "romanactl images" (its commands: list, mirror)`},
+		{"images subcommand typo", []string{"images", "lst"}, "did you mean list?"},
+		{"--to with a scheme", []string{"images", "mirror", "--to", "https://registry.example.com/romana", "--dry-run"},
+			"has a scheme (https://): a registry/org prefix is host[:port]/org, without one; write --to registry.example.com/romana"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, tt.args...)
-			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "strconv.") || strings.Contains(r.stderr, "name.Insecure") {
 				t.Errorf("exit %d, want 2 and %q in:\n%s", r.code, tt.want, r.stderr)
 			}
 		})

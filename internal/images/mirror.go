@@ -82,6 +82,11 @@ func Destination(src, to string, insecure bool) (string, error) {
 // says what to write instead.
 func CheckPrefix(to string, insecure bool) error {
 	p := strings.TrimSuffix(to, "/")
+	// A URL is the common slip of someone who knows the registry by its web address;
+	// the parser's own words name a Go option (name.Insecure).
+	if scheme, rest, ok := strings.Cut(p, "://"); ok {
+		return fmt.Errorf("has a scheme (%s://): a registry/org prefix is host[:port]/org, without one; write --to %s (a plain-HTTP registry also takes --insecure)", scheme, rest)
+	}
 	const probe = "/romana-check:1"
 	_, err := name.ParseReference(p+probe, nameOpts(insecure)...)
 	if err == nil {

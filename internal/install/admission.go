@@ -22,6 +22,14 @@ import (
 // reason only in the DaemonSet's events. This names it before any write.
 func podAdmission(ctx context.Context, cs kubernetes.Interface, ns, manifest string) Check {
 	dss := manifestDaemonSets(manifest)
+	// A namespace that does not exist refuses every pod, and its label is no fix:
+	// say that first (a user who may not read namespaces goes on to the dry runs).
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return Check{Name: "pod-admission", Severity: Fail,
+			Message: fmt.Sprintf("namespace %s does not exist, and romanactl does not create it (-n %s)", ns, ns),
+			Fix: fmt.Sprintf("install into kube-system (the default: drop -n), or create the namespace with the Pod Security level a CNI agent needs: "+
+				"kubectl create namespace %s && kubectl label namespace %s pod-security.kubernetes.io/enforce=privileged", ns, ns)}
+	}
 	type verdict struct {
 		name string
 		err  error

@@ -284,8 +284,9 @@ func (c *Client) reports(ctx context.Context, name string, owner types.UID) (map
 		msg, ended := initMessage(p)
 		r := parseReport(p.Spec.NodeName, msg, ended)
 		if r.Error == noReportEnded {
-			r.Error = fmt.Sprintf("no report: its cleanup pod %s/%s ended without one (the script did not run to its end); the pod goes with the cleanup, so read its log while uninstall runs: kubectl -n %s logs %s -c %s",
-				p.Namespace, p.Name, p.Namespace, p.Name, cleanupContainer)
+			// The pod is deleted with the cleanup right after: what it ended with is
+			// said here, since its log will be gone.
+			r.Error = fmt.Sprintf("no report: its cleanup pod %s/%s ended without one (%s): the script did not run to its end", p.Namespace, p.Name, endedHow(p))
 		}
 		out[p.Spec.NodeName] = r
 	})
@@ -318,6 +319,27 @@ func initMessage(p *corev1.Pod) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// endedHow says how the cleanup container ended: its exit code and reason.
+func endedHow(p *corev1.Pod) string {
+	for _, st := range p.Status.InitContainerStatuses {
+		if st.Name != cleanupContainer {
+			continue
+		}
+		t := st.State.Terminated
+		if t == nil {
+			t = st.LastTerminationState.Terminated
+		}
+		if t != nil {
+			how := fmt.Sprintf("exit code %d", t.ExitCode)
+			if t.Reason != "" {
+				how += ", " + t.Reason
+			}
+			return how
+		}
+	}
+	return "no exit status"
 }
 
 // noReportEnded is parseReport's answer for a pod that ended without a report;

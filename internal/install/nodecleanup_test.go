@@ -51,14 +51,10 @@ func TestCleanupReportsNameEveryAgentNode(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("want a report for each of the 4 agent nodes, got %+v", got)
 	}
-	// The pod that ended without a report is named, with the command that reads its
-	// log (issue #18's trial: the message had <namespace> and <pod> placeholders).
-	want := map[string]string{"b": "did not finish before the timeout", "c": "cleanup pod kube-system/cleanup-c ended without one", "d": "no cleanup pod ran there (the agent ran there"}
-	for _, r := range got {
-		if r.Node == "c" && !strings.Contains(r.Error, "kubectl -n kube-system logs cleanup-c -c cleanup") {
-			t.Errorf("c: the log command does not name the pod: %s", r.Error)
-		}
-	}
+	// The pod that ended without a report is named with how it ended: it is deleted
+	// with the cleanup, its log with it (issue #18's trial: the message had <namespace>
+	// and <pod> placeholders in a kubectl logs for a pod already gone).
+	want := map[string]string{"b": "did not finish before the timeout", "c": "cleanup pod kube-system/cleanup-c ended without one (exit code 0)", "d": "no cleanup pod ran there (the agent ran there"}
 	for _, r := range got {
 		if r.Node == "a" {
 			if !r.Cleaned() || r.Removed != 1 || r.Lines[0] != "removed interface romana-gw" {

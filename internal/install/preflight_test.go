@@ -268,3 +268,18 @@ func TestPlanCapacity(t *testing.T) {
 		}
 	}
 }
+
+// TestPodAdmissionNamespaceMissing (issue #18's trial): -n of a namespace that does not
+// exist is said as such, with how to create it, not as an admission refusal whose fix
+// is to label a namespace that is not there.
+func TestPodAdmissionNamespaceMissing(t *testing.T) {
+	manifest := "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: romana-agent\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n"
+	c := podAdmission(context.Background(), fake.NewClientset(), "romana", manifest)
+	if c.Severity != Fail || !strings.Contains(c.Message, "namespace romana does not exist") || !strings.Contains(c.Fix, "kubectl create namespace romana") {
+		t.Errorf("missing namespace: %+v", c)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "romana"}}
+	if c := podAdmission(context.Background(), fake.NewClientset(ns), "romana", manifest); c.Severity != Pass {
+		t.Errorf("existing namespace: %+v", c)
+	}
+}

@@ -533,13 +533,15 @@ func (c *checker) integer(key string, lo, hi int64) (int64, bool) {
 		// A dedicated flag's text that parses is already a number (Flag.value), so a
 		// string here is either unparseable or quoted in a file or --set-string, which
 		// the schema (and so helm) refuses too.
-		reason := "must be a positive integer"
-		if _, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
-			reason = "must be a number, not a string"
+		reason, fix := "must be a positive integer", "give a number, e.g. --set "+key+"=16 (unquoted in YAML)"
+		if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+			// The number itself is the fix, as a number: an example like 16 could
+			// break another rule (v0.9.3 plans 256 nodes).
+			reason, fix = "must be a number, not a string", fmt.Sprintf("give it as a number: --set %s=%d (unquoted in YAML, not --set-string)", key, n)
 		} else if errors.Is(err, strconv.ErrRange) {
 			reason = fmt.Sprintf("too large: at most %d", hi)
 		}
-		c.add(key, x, reason, "give a number, e.g. --set "+key+"=16 (unquoted in YAML)")
+		c.add(key, x, reason, fix)
 		return 0, false
 	default:
 		c.add(key, show(v), "must be a positive integer, not "+kindOf(v), "give a number, e.g. --set "+key+"=16")

@@ -97,7 +97,7 @@ func TestValidateRules(t *testing.T) {
 		{name: "nodes not a number", flags: map[string]string{"nodes": "many"},
 			wantErr: []string{`services.nodes (--nodes) "many": must be a positive integer`}},
 		{name: "nodes as a string", setString: []string{"services.nodes=256"},
-			wantErr: []string{`services.nodes (--nodes) "256": must be a number, not a string`}},
+			wantErr: []string{`services.nodes (--nodes) "256": must be a number, not a string; give it as a number: --set services.nodes=256 (unquoted in YAML, not --set-string)`}},
 		{name: "namespaces negative", set: []string{"services.namespaces=-4"},
 			wantErr: []string{`services.namespaces (--namespaces) "-4": must be between 1 and`}},
 		{name: "segments fractional", set: []string{"services.segments=2.5"},
