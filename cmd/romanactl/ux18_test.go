@@ -24,7 +24,7 @@ func TestSuggestions(t *testing.T) {
 		{"helm's history --max, not --as", []string{"history", "--max", "2"}, "history has no --max: it lists every revision kept, and romanactl keeps at most 10"},
 		{"a bool flag's value in people's words", []string{"install", "--wait=maybe"}, `invalid argument "maybe" for "--wait" flag: write true or false`},
 		{"--version without --chart", []string{"upgrade", "--version", "0.1.0"}, "--version 0.1.0: only an oci:// --chart has versions; without --chart romanactl uses its own chart"},
-		{"images has subcommands", []string{"images", "pull"}, `unknown command "pull" for "romanactl images" (its commands: list, mirror)`},
+		{"images has subcommands", []string{"images", "pull"}, `unknown command "pull" for "romanactl images" (its commands: list, load, mirror, save)`},
 		{"images subcommand typo", []string{"images", "lst"}, "did you mean list?"},
 		{"--to with a scheme", []string{"images", "mirror", "--to", "https://registry.example.com/romana", "--dry-run"},
 			"has a scheme (https://): a registry/org prefix is host[:port]/org, without one; write --to registry.example.com/romana"},
