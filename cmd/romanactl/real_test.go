@@ -96,7 +96,17 @@ func (rc *realCluster) containerLog(t *testing.T, app, node, container string) s
 	if len(b) > 6000 {
 		b = b[len(b)-6000:]
 	}
-	return string(b)
+	return rc.hide(string(b))
+}
+
+// hide masks the datastore password in what a failing test prints: Romana's services
+// log it (their data source names) and write it into their config.
+func (rc *realCluster) hide(s string) string {
+	secret, err := rc.Client.CoreV1().Secrets("kube-system").Get(context.Background(), "romana-datastore", metav1.GetOptions{})
+	if err != nil || len(secret.Data["password"]) == 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, string(secret.Data["password"]), "(datastore password)")
 }
 
 // getJSON fetches a Romana service's answer from inside a node's network.
@@ -161,7 +171,7 @@ func TestClusterRealRomana(t *testing.T) {
 	svc := rc.podOf(t, "romana-services", cp)
 	conf, err := rc.nodes.Node(cp).ExecInContainer(svc.UID, "romana-services", "cat", "/etc/romana/romana.conf.yml")
 	if err != nil {
-		t.Fatalf("the services' config: %v: %s", err, conf)
+		t.Fatalf("the services' config: %v: %s", err, rc.hide(string(conf)))
 	}
 	secret, err := rc.Client.CoreV1().Secrets("kube-system").Get(ctx, "romana-datastore", metav1.GetOptions{})
 	if err != nil {
@@ -170,7 +180,7 @@ func TestClusterRealRomana(t *testing.T) {
 	for _, want := range []string{"cidr: 100.112.0.0/12", "host_bits: 8", "tenant_bits: 4", "segment_bits: 4", "endpoint_bits: 4",
 		"password: " + string(secret.Data["password"]), "host: " + cpIP} {
 		if !strings.Contains(string(conf), want) {
-			t.Errorf("/etc/romana/romana.conf.yml has no %q:\n%s", want, conf)
+			t.Errorf("/etc/romana/romana.conf.yml has no %q:\n%s", rc.hide(want), rc.hide(string(conf)))
 		}
 	}
 	if out, err := rc.inNode(t, cp, "ss", "-Hltn", "sport = :3306"); err != nil || !strings.Contains(out, "127.0.0.1:3306") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
@@ -276,9 +286,15 @@ func TestClusterRealRomana(t *testing.T) {
 	// DEL gives the address back to ipam: its endpoint is no longer in use (ipam keeps
 	// the row, and GET /endpoints/{ip} still answers for it).
 	inUse := func() (string, error) {
-		out, err := rc.nodes.Node(cp).ExecInContainer(svc.UID, "romana-services", "mysql", "--password="+string(secret.Data["password"]),
+		// The password goes in the environment, not on a command line others can read.
+		cmd, err := rc.nodes.Node(cp).ContainerCommand(svc.UID, "romana-services", "mysql",
 			"--host=127.0.0.1", "-N", "-e", "select in_use from ipam.endpoints where ip='"+b.Status.PodIP+"'")
-		return strings.TrimSpace(string(out)), err
+		if err != nil {
+			return "", err
+		}
+		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "MYSQL_PWD=" + string(secret.Data["password"])}
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(rc.hide(string(out))), err
 	}
 	if got, err := inUse(); err != nil || got != "1" {
 		t.Errorf("ipam's endpoint %s is to be in use while its pod runs: %q (%v)", b.Status.PodIP, got, err)

@@ -339,7 +339,8 @@ func (d *dump) logs(ctx context.Context, pods *corev1.PodList, err error) error 
 						s := int64(d.o.Since.Seconds())
 						opts.SinceSeconds = &s
 					}
-					return d.c.Kube.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).DoRaw(ctx)
+					data, err := d.c.Kube.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).DoRaw(ctx)
+					return redactDSN(data), err
 				}); err != nil {
 					return err
 				}
@@ -347,6 +348,18 @@ func (d *dump) logs(ctx context.Context, pods *corev1.PodList, err error) error 
 		}
 	}
 	return nil
+}
+
+// dsnPassword matches the password of a Go MySQL data source name, user:password@tcp(…)
+// or @unix(…). Romana's v0.9.3.5 services print theirs, with the datastore password,
+// when they create their schemas (seen with the real programs: "str:
+// root:<password>@tcp(127.0.0.1:3306)/policy?parseTime=true"), so romana-services' log
+// holds it.
+var dsnPassword = regexp.MustCompile(`([A-Za-z0-9_.-]+):[^@\s]+@(tcp|unix)\(`)
+
+// redactDSN masks every data source name's password in a log.
+func redactDSN(log []byte) []byte {
+	return dsnPassword.ReplaceAll(log, []byte("${1}:(redacted)@${2}("))
 }
 
 // item runs get and stores its output as file, or records why it failed. It returns

@@ -25,3 +25,19 @@ func TestMaskSecretData(t *testing.T) {
 		t.Errorf("redact: %v", r)
 	}
 }
+
+// Romana's v0.9.3.5 services log their MySQL data source name, password included, when
+// they create their schemas (the real programs' log in cmd/romanactl/real_test.go).
+func TestRedactDSN(t *testing.T) {
+	const pw = "NIsTFZFKhLnM1Yurbqe8XlgK6JMDIIlY8CJpo1uW"
+	log := "Schema created.\nstr:  root:" + pw + "@tcp(127.0.0.1:3306)/policy?parseTime=true\nroot:" + pw + "@unix(/run/mysqld/mysqld.sock)/ipam\nkeep: http://10.99.99.99:9600 and a:b@c\n"
+	got := string(redactDSN([]byte(log)))
+	if strings.Contains(got, pw) {
+		t.Fatalf("the password is still in the log:\n%s", got)
+	}
+	for _, want := range []string{"str:  root:(redacted)@tcp(127.0.0.1:3306)/policy?parseTime=true", "root:(redacted)@unix(/run/mysqld/mysqld.sock)/ipam", "keep: http://10.99.99.99:9600 and a:b@c"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+}
