@@ -191,9 +191,7 @@ func (s *controlServer) command(ctx context.Context, req ExecRequest) (*exec.Cmd
 	if pid == 0 {
 		return nil, fmt.Errorf("container %s of pod %s/%s is not running on %s (phase %s%s)", ct, ns, req.Pod, n.Name, p.Status.Phase, podMessage(p))
 	}
-	// As ExecInContainer: the container's mount, network and UTS namespaces, root and
-	// working directory.
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, req.Argv...)...)
+	cmd := enterContainer(ctx, pid, req.Argv...)
 	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, req.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

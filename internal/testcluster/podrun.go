@@ -581,7 +581,7 @@ func (n *ProcessNode) probeOnce(ctx context.Context, p *corev1.Pod, ct corev1.Co
 	case pr.Exec != nil:
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		return exec.CommandContext(cctx, "nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, pr.Exec.Command...)...).Run()
+		return enterContainer(cctx, pid, pr.Exec.Command...).Run()
 	case pr.TCPSocket != nil:
 		c, err := dialInNetNS(netns, net.JoinHostPort(cmp.Or(pr.TCPSocket.Host, ip), port(pr.TCPSocket.Port)), timeout)
 		if err == nil {
@@ -615,19 +615,11 @@ func (n *ProcessNode) probeOnce(ctx context.Context, p *corev1.Pod, ct corev1.Co
 // ExecInContainer runs a command inside a running container (its mount, network and
 // UTS namespaces), as kubectl exec does.
 func (n *ProcessNode) ExecInContainer(pod types.UID, container string, argv ...string) ([]byte, error) {
-	n.mu.Lock()
-	r := n.pods[pod]
-	n.mu.Unlock()
-	if r == nil || r.state == nil {
-		return nil, fmt.Errorf("pod %s does not run on %s", pod, n.Name)
+	cmd, err := n.ContainerCommand(pod, container, argv...)
+	if err != nil {
+		return nil, err
 	}
-	r.state.mu.Lock()
-	pid, ok := r.state.pids[container]
-	r.state.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("container %s of pod %s is not running on %s", container, pod, n.Name)
-	}
-	return exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, argv...)...).CombinedOutput()
+	return cmd.CombinedOutput()
 }
 
 // ContainerCommand is a command to run inside a running container, as ExecInContainer
@@ -638,7 +630,13 @@ func (n *ProcessNode) ContainerCommand(pod types.UID, container string, argv ...
 	if pid == 0 {
 		return nil, fmt.Errorf("container %s of pod %s is not running on %s", container, pod, n.Name)
 	}
-	return exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, argv...)...), nil
+	return enterContainer(context.Background(), pid, argv...), nil
+}
+
+// enterContainer runs a command in a container's mount, network and UTS namespaces,
+// at its root and working directory (the process's, as chroot left them).
+func enterContainer(ctx context.Context, pid int, argv ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "-n", "-u", "-r", "-w", "--"}, argv...)...)
 }
 
 // ContainerPID is the process of a running container, 0 when it does not run.

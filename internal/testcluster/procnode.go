@@ -521,30 +521,42 @@ func (n *ProcessNode) ForwardAPIServer() error {
 	return nil
 }
 
-// listenInNetNS opens a TCP listener inside another network namespace: the socket
-// keeps the namespace it was made in after the thread switches back.
-func listenInNetNS(nsPath, addr string) (net.Listener, error) {
+// inNetNS runs f on a thread switched into another network namespace: a socket f opens
+// keeps that namespace after the thread switches back.
+func inNetNS(nsPath string, f func()) error {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
 	if err != nil {
-		return nil, err
+		runtime.UnlockOSThread()
+		return err
 	}
 	defer self.Close()
 	target, err := os.Open(nsPath)
 	if err != nil {
-		return nil, err
+		runtime.UnlockOSThread()
+		return err
 	}
 	defer target.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, err
+		runtime.UnlockOSThread()
+		return err
 	}
-	ln, lerr := net.Listen("tcp", addr)
+	f()
 	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		// This thread is in the wrong namespace: it must not run anything else.
+		// This thread is in the wrong namespace: exiting while still locked ends the
+		// thread, so nothing else runs on it.
 		runtime.Goexit()
 	}
-	return ln, lerr
+	runtime.UnlockOSThread()
+	return nil
+}
+
+// listenInNetNS opens a TCP listener inside another network namespace.
+func listenInNetNS(nsPath, addr string) (ln net.Listener, err error) {
+	if nerr := inNetNS(nsPath, func() { ln, err = net.Listen("tcp", addr) }); nerr != nil {
+		return nil, nerr
+	}
+	return ln, err
 }
 
 func ptr[T any](v T) *T { return &v }

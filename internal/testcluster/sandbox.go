@@ -11,13 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -263,27 +261,11 @@ func resultIP(out []byte) (string, error) {
 }
 
 // dialInNetNS opens a TCP connection from another network namespace.
-func dialInNetNS(nsPath, addr string, timeout time.Duration) (net.Conn, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, err
+func dialInNetNS(nsPath, addr string, timeout time.Duration) (c net.Conn, err error) {
+	if nerr := inNetNS(nsPath, func() { c, err = net.DialTimeout("tcp", addr, timeout) }); nerr != nil {
+		return nil, nerr
 	}
-	defer self.Close()
-	target, err := os.Open(nsPath)
-	if err != nil {
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, err
-	}
-	c, derr := net.DialTimeout("tcp", addr, timeout)
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.Goexit()
-	}
-	return c, derr
+	return c, err
 }
 
 // dockerScript is the docker command of a node that emulates Docker Engine: `docker
