@@ -46,6 +46,17 @@ Usage: {{ include "romana.romanaImage" (dict "root" $ "name" "agent") }}
 {{- end -}}
 
 {{/*
+romana.cniImage: the reference of romanactl's CNI plugin image (cni.plugin=romanactl). It
+sits beside Romana's images (image.registry, so --registry moves it with them), but its
+tag is the chart's version: the plugin is romanactl's code, released with the chart,
+not one of Romana's images, so --tag does not change it.
+Usage: {{ include "romana.cniImage" . }}
+*/}}
+{{- define "romana.cniImage" -}}
+{{- include "romana.image" (dict "registry" .Values.image.registry "name" .Values.cni.image.name "tag" (.Values.cni.image.tag | default .Chart.Version) "digest" .Values.cni.image.digest) -}}
+{{- end -}}
+
+{{/*
 romana.rootURL: the agent's --romana-root: agent.romanaRoot, else
 http://<romanaRoot.clusterIP>:<romanaRoot.port>, the only address the agent can reach root at.
 Usage: {{ include "romana.rootURL" . }}

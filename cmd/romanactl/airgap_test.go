@@ -22,7 +22,7 @@ import (
 )
 
 // chartTags are the tags of the chart's images as registrytest seeds them.
-var chartTags = map[string]string{"services": "v0.9.3.7", "agent": "v0.9.3.7", "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37"}
+var chartTags = map[string]string{"services": "v0.9.3.7", "agent": "v0.9.3.7", "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37", "romanactl-cni": "0.1.0"}
 
 // saved writes an images archive of the chart's images from a seeded source registry
 // and returns its path and the source digests by name.
@@ -31,7 +31,7 @@ func saved(t *testing.T, extra ...string) (string, map[string]string) {
 	src, digests := srcRegistry(t, "v0.9.3.7")
 	out := filepath.Join(t.TempDir(), "romana-images.tar")
 	r := run(t, append([]string{"images", "save", "-o", out, "--registry", src + "/romana", "--tag", "v0.9.3.7", "--insecure"}, extra...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "saved 5 images and chart romana ") || !strings.Contains(r.stdout, "romanactl images load "+out+" --to REGISTRY/ORG") {
+	if r.code != 0 || !strings.Contains(r.stdout, "saved 6 images and chart romana ") || !strings.Contains(r.stdout, "romanactl images load "+out+" --to REGISTRY/ORG") {
 		t.Fatalf("images save: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	return out, digests
@@ -60,7 +60,7 @@ func TestImagesSaveLoadCLI(t *testing.T) {
 	to := strings.TrimPrefix(s.URL, "http://") + "/air"
 
 	r := run(t, "images", "load", out, "--to", to, "--insecure")
-	if r.code != 1 || !strings.Contains(r.stdout, "pushed 5, skipped 0 (already there), failed 1") || !strings.Contains(r.stdout, "✗ services: push "+to+"/services:v0.9.3.7: auth: the registry refused") ||
+	if r.code != 1 || !strings.Contains(r.stdout, "pushed 6, skipped 0 (already there), failed 1") || !strings.Contains(r.stdout, "✗ services: push "+to+"/services:v0.9.3.7: auth: the registry refused") ||
 		!strings.Contains(r.stderr, "run the same command again once the registry takes them") {
 		t.Fatalf("load with a refused push: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -69,7 +69,7 @@ func TestImagesSaveLoadCLI(t *testing.T) {
 	}
 	refuse.Store(false)
 	r = mustOK(t, run(t, "images", "load", out, "--to", to, "--insecure"))
-	if !strings.Contains(r.stdout, "pushed 1, skipped 5 (already there), failed 0") || !strings.Contains(r.stdout, "= agent already at "+to+"/agent:v0.9.3.7") {
+	if !strings.Contains(r.stdout, "pushed 1, skipped 6 (already there), failed 0") || !strings.Contains(r.stdout, "= agent already at "+to+"/agent:v0.9.3.7") {
 		t.Fatalf("retry:\n%s", r.stdout)
 	}
 	for n, d := range digests {
@@ -79,7 +79,7 @@ func TestImagesSaveLoadCLI(t *testing.T) {
 		}
 	}
 	r = mustOK(t, run(t, "images", "load", out, "--to", to, "--insecure"))
-	if !strings.Contains(r.stdout, "pushed 0, skipped 6 (already there), failed 0") {
+	if !strings.Contains(r.stdout, "pushed 0, skipped 7 (already there), failed 0") {
 		t.Errorf("third load:\n%s", r.stdout)
 	}
 	// The loaded chart is the chart: romanactl renders from it.
@@ -204,7 +204,7 @@ func TestClusterImagesLoadedInstall(t *testing.T) {
 	reg := inside + "/romana"
 	mustOK(t, run(t, "images", "load", out, "--to", reg, "--insecure"))
 	r := mustOK(t, rc(t, "install", "--registry", reg, "--tag", "v0.9.3.7", "--pin-digests", "--insecure"))
-	if !strings.Contains(r.stdout, "✓ images-exist") || !strings.Contains(r.stdout, "all 5 images exist") {
+	if !strings.Contains(r.stdout, "✓ images-exist") || !strings.Contains(r.stdout, "all 6 images exist") {
 		t.Errorf("images-exist against the loaded registry:\n%s", r.stdout)
 	}
 	for _, n := range []string{"agent", "services", "mysql"} {

@@ -21,7 +21,7 @@ var everyFlag = []string{
 	"--ip-address=192.168.10.2", "--nodes=100", "--namespaces=8", "--segments=4",
 	"--cluster-ip=10.0.0.99", "--romana-root=http://10.0.0.99:9600", "--nat=false",
 	"--nat-interface=ens6", "--cluster-ip-cidr=10.0.0.0/16", "--pod-to-host=false",
-	"--services-as=daemonset",
+	"--services-as=daemonset", "--cni-plugin=upstream",
 }
 
 func TestGoldenTemplate(t *testing.T) {
@@ -35,6 +35,7 @@ func TestGoldenTemplate(t *testing.T) {
 		{"template-static-pod", []string{"--env=kubeadm", "--services-as=static-pod"}},
 		{"template-tag-registry", []string{"--env=kubeadm", "--tag=v0.9.3", "--registry=registry.example.com:5000/mirror"}},
 		{"template-every-flag", everyFlag},
+		{"template-upstream-cni", []string{"--env=kubeadm", "--cni-plugin=upstream"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

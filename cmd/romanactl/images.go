@@ -158,7 +158,7 @@ partial failure copies only what is missing. Credentials come from the Docker co
 // values options with the digests set, after checking that the render carries no
 // reference by tag any more.
 func pinDigests(ctx context.Context, ch *chart.Chart, opts values.Options, effective map[string]any, insecure bool, out func(string)) (values.Options, error) {
-	slots := images.Slots(effective, ch.Metadata.AppVersion)
+	slots := images.Slots(effective, ch.Metadata.AppVersion, ch.Metadata.Version)
 	refs := make([]string, len(slots))
 	for i, s := range slots {
 		refs[i] = s.Ref

@@ -38,12 +38,12 @@ func TestImagesListMatchesTemplate(t *testing.T) {
 			sort.Strings(want)
 			list := mustOK(t, run(t, append([]string{"images", "list"}, args...)...))
 			got := strings.Fields(list.stdout)
-			if strings.Join(got, " ") != strings.Join(want, " ") || len(got) != 5 {
+			if strings.Join(got, " ") != strings.Join(want, " ") || len(got) != 6 {
 				t.Fatalf("images list %v\ntemplate has %v", got, want)
 			}
 			js := mustOK(t, run(t, append([]string{"images", "list", "-o", "json"}, args...)...))
 			var imgs []images.Image
-			if err := json.Unmarshal([]byte(js.stdout), &imgs); err != nil || len(imgs) != 5 {
+			if err := json.Unmarshal([]byte(js.stdout), &imgs); err != nil || len(imgs) != 6 {
 				t.Fatalf("%v %s", err, js.stdout)
 			}
 			for _, i := range imgs {
@@ -79,15 +79,15 @@ func TestImagesMirrorCLI(t *testing.T) {
 	args := []string{"--registry", src + "/romana", "--tag", "v0.9.3.7"}
 
 	r := run(t, append([]string{"images", "mirror", "--to", to, "--insecure", "--dry-run"}, args...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 5 to copy") || !strings.Contains(r.stdout, "would copy "+src+"/romana/agent:v0.9.3.7 -> "+to+"/agent:v0.9.3.7") {
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 6 to copy") || !strings.Contains(r.stdout, "would copy "+src+"/romana/agent:v0.9.3.7 -> "+to+"/agent:v0.9.3.7") {
 		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, append([]string{"images", "mirror", "--to", to, "--insecure"}, args...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "copied 5, skipped 0, failed 0") {
+	if r.code != 0 || !strings.Contains(r.stdout, "copied 6, skipped 0, failed 0") {
 		t.Fatalf("mirror: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for n, d := range digests {
-		tag := map[string]string{"services": "v0.9.3.7", "agent": "v0.9.3.7", "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37"}[n]
+		tag := map[string]string{"services": "v0.9.3.7", "agent": "v0.9.3.7", "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37", "romanactl-cni": "0.1.0"}[n]
 		ref, _ := name.ParseReference(to+"/"+n+":"+tag, name.Insecure)
 		got, err := remote.Head(ref)
 		if err != nil || got.Digest.String() != d {
@@ -95,7 +95,7 @@ func TestImagesMirrorCLI(t *testing.T) {
 		}
 	}
 	r = run(t, append([]string{"images", "mirror", "--to", to, "--insecure"}, args...)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "copied 0, skipped 5, failed 0") {
+	if r.code != 0 || !strings.Contains(r.stdout, "copied 0, skipped 6, failed 0") {
 		t.Fatalf("second mirror: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// The mirrored images are where --registry looks: listing with the destination as
@@ -106,7 +106,7 @@ func TestImagesMirrorCLI(t *testing.T) {
 	}
 	// A missing source image: exit 1, named, and the rest still handled.
 	r = run(t, append([]string{"images", "mirror", "--to", to + "x", "--insecure", "--set", "datastore.image.tag=gone"}, args...)...)
-	if r.code != 1 || !strings.Contains(r.stdout, "copied 4, skipped 0, failed 1") || !strings.Contains(r.stdout, "mysql:gone: not found") {
+	if r.code != 1 || !strings.Contains(r.stdout, "copied 5, skipped 0, failed 1") || !strings.Contains(r.stdout, "mysql:gone: not found") {
 		t.Fatalf("missing image: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// An unreachable registry is a network error, and says so.

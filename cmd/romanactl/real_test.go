@@ -26,6 +26,9 @@ type realCluster struct {
 	*testcluster.Cluster
 	nodes *testcluster.RealNodes
 	kc    []string
+	// secret is a datastore password the test set before any Secret held it (a 2016
+	// install's, in its env), which hide masks too.
+	secret string
 }
 
 func startRealCluster(t *testing.T, ctx context.Context, workers int, runtime string) *realCluster {
@@ -49,7 +52,8 @@ func startRealCluster(t *testing.T, ctx context.Context, workers int, runtime st
 	}
 	t.Cleanup(func() { _ = pc.Stop() })
 	kubectl, _ := filepath.Abs("../../bin/kubectl")
-	rn, err := pc.AddRealNodes(ctx, workers, false, runtime, bin, src, kubectl)
+	cniPlugin, _ := filepath.Abs("../../bin/romana-cni")
+	rn, err := pc.AddRealNodes(ctx, workers, false, runtime, bin, src, kubectl, cniPlugin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +106,9 @@ func (rc *realCluster) containerLog(t *testing.T, app, node, container string) s
 // hide masks the datastore password in what a failing test prints: Romana's services
 // log it (their data source names) and write it into their config.
 func (rc *realCluster) hide(s string) string {
+	if rc.secret != "" {
+		s = strings.ReplaceAll(s, rc.secret, "(datastore password)")
+	}
 	secret, err := rc.Client.CoreV1().Secrets("kube-system").Get(context.Background(), "romana-datastore", metav1.GetOptions{})
 	if err != nil || len(secret.Data["password"]) == 0 {
 		return s
@@ -420,6 +427,21 @@ func TestClusterRealRomana(t *testing.T) {
 	}
 }
 
+// servicesLogs is the end of what each of Romana's services (supervisord's programs
+// in the romana-services container on control-plane-0) wrote, password hidden.
+func (rc *realCluster) servicesLogs(t *testing.T) string {
+	t.Helper()
+	l, err := rc.Client.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "app=romana-services"})
+	if err != nil || len(l.Items) == 0 {
+		return fmt.Sprintf("(no romana-services pod: %v)", err)
+	}
+	out, err := rc.nodes.Node(l.Items[0].Spec.NodeName).ExecInContainer(l.Items[0].UID, "romana-services", "sh", "-c", "tail -n 15 /var/log/supervisor/*")
+	if err != nil {
+		return fmt.Sprintf("%v: %s", err, out)
+	}
+	return rc.hide(string(out))
+}
+
 // programPID is the process of a program that runs on a node (in one of its pods'
 // containers), found by its command line.
 func (rc *realCluster) programPID(t *testing.T, node, program string) int {
@@ -486,7 +508,7 @@ func (rc *realCluster) startPod(t *testing.T, ctx context.Context, name, node st
 		return nil
 	}); err != nil {
 		log, _ := rc.inNode(t, node, "cat", "/var/log/romana-cni.log")
-		t.Fatalf("%v\n/var/log/romana-cni.log on %s:\n%s", err, node, log)
+		t.Fatalf("%v\n/var/log/romana-cni.log on %s:\n%s\nthe services' logs:\n%s", err, node, log, rc.servicesLogs(t))
 	}
 	return got
 }

@@ -109,7 +109,7 @@ func TestMirrorDryRunReadsNoRegistry(t *testing.T) {
 	// Nobody answers at 127.0.0.1:1, as on an air-gapped bastion.
 	r := run(t, "images", "mirror", "--to", "127.0.0.1:2/romana", "--registry", "127.0.0.1:1/romana", "--dry-run")
 	if r.code != 0 || !strings.Contains(r.stdout, "would copy 127.0.0.1:1/romana/agent:v0.9.3.5 -> 127.0.0.1:2/romana/agent:v0.9.3.5\n") ||
-		!strings.Contains(r.stdout, "dry run: 5 to copy; no registry was read (--read-registries says which are already there) and nothing was written") {
+		!strings.Contains(r.stdout, "dry run: 6 to copy; no registry was read (--read-registries says which are already there) and nothing was written") {
 		t.Fatalf("dry run without registries: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, "images", "mirror", "--to", "127.0.0.1:2/romana", "--registry", "127.0.0.1:1/romana", "--dry-run", "--read-registries")
@@ -121,7 +121,7 @@ func TestMirrorDryRunReadsNoRegistry(t *testing.T) {
 	args := []string{"--registry", src + "/romana", "--tag", "v0.9.3.7", "--insecure"}
 	mustOK(t, run(t, append([]string{"images", "mirror", "--to", src + "/copy"}, args...)...))
 	r = mustOK(t, run(t, append([]string{"images", "mirror", "--to", src + "/copy", "--dry-run", "--read-registries"}, args...)...))
-	if !strings.Contains(r.stdout, "dry run: 0 to copy, 5 already there, 0 failed") {
+	if !strings.Contains(r.stdout, "dry run: 0 to copy, 6 already there, 0 failed") {
 		t.Errorf("--read-registries after a mirror:\n%s", r.stdout)
 	}
 	if r := run(t, "images", "mirror", "--to", "x.example/romana", "--read-registries"); r.code != 2 || !strings.Contains(r.stderr, "--read-registries: only with --dry-run") {

@@ -13,15 +13,30 @@ import (
 	"github.com/romana/romanactl/internal/compat"
 )
 
-// containerRuntime: can the chosen line's CNI plugin attach a pod on every node? The
-// v0.9.3 line's plugin runs `docker run` on the node and reads a dockershim-style netns
-// path (chart/compat.yaml, cniRuntimes), so a node whose runtime is containerd or
-// CRI-O would leave every new pod without an address. Each Node says its runtime in
+// containerRuntime: can the chosen CNI plugin attach a pod on every node? romanactl's
+// own plugin (cni.plugin=romanactl) takes any CNI_NETNS path and needs nothing on the
+// host, so every runtime serves it. The v0.9.3 line's own plugin (cni.plugin=upstream)
+// runs `docker run` on the node and reads a dockershim-style netns path
+// (chart/compat.yaml, cniRuntimes), so a node whose runtime is containerd or CRI-O
+// would leave every new pod without an address. Each Node says its runtime in
 // status.nodeInfo.containerRuntimeVersion ("docker://28.2.2", "containerd://2.1.0").
-func containerRuntime(ch *chart.Chart, tag string, nodes []corev1.Node) Check {
+func containerRuntime(ch *chart.Chart, tag, plugin string, nodes []corev1.Node) Check {
 	const name = "container-runtime"
 	if tag == "" {
 		tag = ch.Metadata.AppVersion
+	}
+	if plugin != "upstream" {
+		all := map[string][]string{}
+		for _, n := range nodes {
+			v := n.Status.NodeInfo.ContainerRuntimeVersion
+			scheme, _, _ := strings.Cut(v, "://")
+			all[cmp.Or(scheme, "(none)")] = append(all[cmp.Or(scheme, "(none)")], n.Name)
+		}
+		msg := "cni.plugin=romanactl: romanactl's own plugin takes any CNI_NETNS path and needs no docker on the node, so every runtime can attach pods"
+		if len(all) > 0 {
+			msg += "; " + byRuntime(all)
+		}
+		return Check{Name: name, Severity: Pass, Message: msg}
 	}
 	table, err := compat.Load(ch)
 	if err != nil {
@@ -47,18 +62,18 @@ func containerRuntime(ch *chart.Chart, tag string, nodes []corev1.Node) Check {
 		}
 	}
 	needs := strings.Join(line.CNIRuntimes, " or ")
-	why := fmt.Sprintf("Romana %s's CNI plugin runs `docker run %s` on the node and reads CNI_NETNS as /proc/<pid>/ns/net, dockershim's form", line.Name, line.CNIImage)
+	why := fmt.Sprintf("cni.plugin=upstream: Romana %s's CNI plugin runs `docker run %s` on the node and reads CNI_NETNS as /proc/<pid>/ns/net, dockershim's form", line.Name, line.CNIImage)
 	switch {
 	case len(unfit) > 0:
 		return Check{Name: name, Severity: Fail,
 			Message: fmt.Sprintf("%s; %s: these nodes have no docker and give /var/run/netns paths, so no pod there would get an address", why, byRuntime(unfit)),
-			Fix:     fmt.Sprintf("run those nodes on Docker Engine with cri-dockerd (their containerRuntimeVersion then reads docker://…); Kubernetes removed dockershim in 1.24, so %s is what the plugin needs", needs)}
+			Fix:     fmt.Sprintf("use romanactl's own plugin, which attaches pods on every runtime: --cni-plugin=romanactl (cni.plugin); or run those nodes on Docker Engine with cri-dockerd (their containerRuntimeVersion then reads docker://…): Kubernetes removed dockershim in 1.24, so %s is what the upstream plugin needs", needs)}
 	case len(unknown) > 0:
 		return Check{Name: name, Severity: Warn,
 			Message: fmt.Sprintf("%s; %s: not %s, so the plugin may find no docker there", why, byRuntime(unknown), needs),
-			Fix:     "if these nodes run Docker Engine with cri-dockerd, acknowledge it with --skip-check container-runtime"}
+			Fix:     "use --cni-plugin=romanactl (cni.plugin), which needs no docker; or, if these nodes run Docker Engine with cri-dockerd, acknowledge it with --skip-check container-runtime"}
 	}
-	return Check{Name: name, Severity: Pass, Message: fmt.Sprintf("all %d node(s) run %s, which Romana %s's CNI plugin needs", fit, needs, line.Name)}
+	return Check{Name: name, Severity: Pass, Message: fmt.Sprintf("cni.plugin=upstream: all %d node(s) run %s, which Romana %s's CNI plugin needs", fit, needs, line.Name)}
 }
 
 // byRuntime says which nodes run which runtime: "containerd on worker-1, worker-2".

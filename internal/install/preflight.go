@@ -161,14 +161,15 @@ var Checks = []CheckDef{
 			tag, _ := values.LookupString(s.in.Effective, "image.tag")
 			return []Check{romanaCompat(s.cs, s.in.Chart, tag, s.sv.GitVersion)}
 		}},
-	{Name: "container-runtime", Marks: "✗ / ‼", Short: "every node's container runtime is one the line's CNI plugin can attach pods on",
-		What: "every node's container runtime (`status.nodeInfo.containerRuntimeVersion`) is one the chosen line's CNI plugin can attach pods on (`chart/compat.yaml`). v0.9.3's plugin runs `docker run quay.io/romana/cni` on the node and reads `CNI_NETNS` as `/proc/<pid>/ns/net`: ✗ names the nodes on containerd or CRI-O (no docker, `/var/run/netns` paths: no pod would get an address) and points at Docker Engine with cri-dockerd; ‼ names nodes whose runtime is unknown",
+	{Name: "container-runtime", Marks: "✗ / ‼", Short: "every node's container runtime is one the chosen CNI plugin (cni.plugin) can attach pods on",
+		What: "every node's container runtime (`status.nodeInfo.containerRuntimeVersion`) is one the chosen CNI plugin can attach pods on (`cni.plugin`, `chart/compat.yaml`). romanactl's own plugin (the default) serves every runtime and the check says which nodes run which. v0.9.3's own plugin (`--cni-plugin=upstream`) runs `docker run quay.io/romana/cni` on the node and reads `CNI_NETNS` as `/proc/<pid>/ns/net`: ✗ names the nodes on containerd or CRI-O (no docker, `/var/run/netns` paths: no pod would get an address) and points at `--cni-plugin=romanactl` or Docker Engine with cri-dockerd; ‼ names nodes whose runtime is unknown",
 		run: func(s *pfState) []Check {
 			if s.in.Chart == nil {
 				return nil
 			}
 			tag, _ := values.LookupString(s.in.Effective, "image.tag")
-			return []Check{containerRuntime(s.in.Chart, tag, s.nodes)}
+			plugin, _ := values.LookupString(s.in.Effective, "cni.plugin")
+			return []Check{containerRuntime(s.in.Chart, tag, plugin, s.nodes)}
 		}},
 	{Name: "address-plan", Marks: "✗", Short: "services.cidr overlaps no service range, node IP or podCIDR",
 		What: "`services.cidr` overlaps neither the service range, nor any node's InternalIP, nor any node's podCIDR",

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	romana "github.com/romana/romanactl"
 )
 
 // Start runs an in-memory registry on a free loopback port and returns its host:port
@@ -27,9 +29,19 @@ func Start() (string, func()) {
 }
 
 // ChartImages are the images the chart deploys by default, by name and tag; agent is
-// pushed as a two-platform index (linux/amd64, linux/arm64).
+// pushed as a two-platform index (linux/amd64, linux/arm64). romanactl's CNI plugin
+// image carries the chart's version (romana.cniImage), whatever Romana's tag.
 func ChartImages(tag string) map[string]string {
-	return map[string]string{"services": tag, "agent": tag, "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37"}
+	return map[string]string{"services": tag, "agent": tag, "mysql": "5", "kubectl": "v1.34.0", "busybox": "1.37", "romanactl-cni": chartVersion()}
+}
+
+// chartVersion is the embedded chart's version.
+func chartVersion() string {
+	ch, err := romana.Chart()
+	if err != nil {
+		panic(err)
+	}
+	return ch.Metadata.Version
 }
 
 // Seed pushes random images for every chart image to <host>/<org>/<name>:<tag> and

@@ -233,7 +233,11 @@ func Serve(ctx context.Context, o ServeOptions) (err error) {
 		if kubectl, err = filepath.Abs(kubectl); err != nil {
 			return err
 		}
-		if rn, err = c.AddRealNodes(ctx, o.RealNodes, false, o.Runtime, o.RomanaBin, o.RomanaSrc, kubectl); err != nil {
+		cniPlugin, err := filepath.Abs(filepath.Join(o.BinDir, "romana-cni"))
+		if err != nil {
+			return err
+		}
+		if rn, err = c.AddRealNodes(ctx, o.RealNodes, false, o.Runtime, o.RomanaBin, o.RomanaSrc, kubectl, cniPlugin); err != nil {
 			return fmt.Errorf("real nodes: %w", err)
 		}
 		// Published before anything else can fail: `cluster down` removes the nodes'

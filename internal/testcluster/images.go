@@ -54,17 +54,22 @@ func imageName(ref string) string {
 //     Dockerfile, entrypoint and templates; core/ holds agent.py);
 //   - kubectl: the kubectl to stand for registry.k8s.io/kubectl and for the services
 //     image's own kubectl;
+//   - cniPlugin: romanactl's own CNI plugin (`make romana-cni`), the one program of
+//     the romanactl-cni image (cni.plugin=romanactl);
 //   - stateDir: where the catalog writes the few files that are the image's base
 //     system rather than Romana's (the mysql image's entrypoint, python's simplejson).
 //
 // Each image's files are those its Dockerfile COPYs (services, agent and cni in
 // romana/containerize/targets). Every tag of an image runs the same v0.9.3.5 programs.
-func RomanaImages(bin, src, kubectl, stateDir string) (Images, error) {
+func RomanaImages(bin, src, kubectl, cniPlugin, stateDir string) (Images, error) {
 	targets := filepath.Join(src, "romana", "containerize", "targets")
 	for _, p := range []string{filepath.Join(bin, "root"), filepath.Join(targets, "services", "run-romana-services"), kubectl} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("romana images: %w", err)
 		}
+	}
+	if _, err := os.Stat(cniPlugin); err != nil {
+		return nil, fmt.Errorf("romana images: romanactl's CNI plugin is not built (make romana-cni): %w", err)
 	}
 	base, err := writeBaseSystem(stateDir)
 	if err != nil {
@@ -135,6 +140,8 @@ func RomanaImages(bin, src, kubectl, stateDir string) (Images, error) {
 		"cni":     {Files: cni, Entrypoint: []string{"/opt/cni/bin/romana"}},
 		"mysql":   {Files: mysql, Entrypoint: []string{"/usr/local/bin/docker-entrypoint.sh"}, Cmd: []string{"mysqld"}},
 		"kubectl": {Files: kubectlImage, Entrypoint: []string{"/bin/kubectl"}},
+		// The image `make image` builds: the static plugin alone, on an empty base.
+		"romanactl-cni": {Files: map[string]string{"/romana-cni": cniPlugin}, Entrypoint: []string{"/romana-cni"}},
 	}, nil
 }
 

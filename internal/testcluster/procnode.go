@@ -435,9 +435,14 @@ func (n *ProcessNode) serviceAccountToken(ctx context.Context, p *corev1.Pod, di
 		}
 	}
 	sa := cmp.Or(p.Spec.ServiceAccountName, "default")
-	tr, err := n.c.Client.CoreV1().ServiceAccounts(p.Namespace).CreateToken(ctx, sa, &authv1.TokenRequest{
-		Spec: authv1.TokenRequestSpec{BoundObjectRef: &authv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name, UID: p.UID}},
-	}, metav1.CreateOptions{})
+	req := &authv1.TokenRequest{}
+	// The API server binds a token to a pod only when the pod names that account; a
+	// pod that names none (the admission plugin that would write "default" is left
+	// out) gets an unbound one, e.g. the 2016 manifests' pods.
+	if p.Spec.ServiceAccountName != "" {
+		req.Spec.BoundObjectRef = &authv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name, UID: p.UID}
+	}
+	tr, err := n.c.Client.CoreV1().ServiceAccounts(p.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("token for service account %s: %w", sa, err)
 	}

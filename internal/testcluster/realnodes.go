@@ -22,14 +22,14 @@ func RealNodeIP(i int) string { return fmt.Sprintf("172.18.0.%d", 10+i) }
 // AddRealNodes adds a control-plane node (control-plane-0, unless noControlPlane) and
 // workers (worker-0, …) run by this machine, every pod of theirs for real: Romana's
 // images are the programs in romanaBin and the files of romanaSrc (RomanaImages),
-// registry.k8s.io/kubectl is kubectl. Each node reaches the API server at its own
+// registry.k8s.io/kubectl is kubectl, and romanactl-cni is cniPlugin. Each node reaches the API server at its own
 // address (ForwardAPIServer), as a node reaches the kubernetes Service.
-func (c *Cluster) AddRealNodes(ctx context.Context, workers int, noControlPlane bool, runtime, romanaBin, romanaSrc, kubectl string) (*RealNodes, error) {
+func (c *Cluster) AddRealNodes(ctx context.Context, workers int, noControlPlane bool, runtime, romanaBin, romanaSrc, kubectl, cniPlugin string) (*RealNodes, error) {
 	stateDir, err := os.MkdirTemp("", "romana-images-")
 	if err != nil {
 		return nil, err
 	}
-	images, err := RomanaImages(romanaBin, romanaSrc, kubectl, stateDir)
+	images, err := RomanaImages(romanaBin, romanaSrc, kubectl, cniPlugin, stateDir)
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,7 @@ var Flags = []Flag{
 	{Name: "cluster-ip-cidr", Keys: []string{"agent.clusterIPCIDR"}, Usage: "the cluster's service cluster-IP range, excluded from NAT (agent.clusterIPCIDR); mandatory for --env=custom"},
 	{Name: "pod-to-host", Keys: []string{"agent.podToHost"}, Kind: Bool, Usage: "let pods reach the host they run on, true|false (agent.podToHost)"},
 	{Name: "agent-max-unavailable", Keys: []string{"agent.updateStrategy.rollingUpdate.maxUnavailable"}, Kind: Int, Usage: "nodes whose agent an upgrade replaces at a time: a number or a percentage, e.g. 25% (agent.updateStrategy.rollingUpdate.maxUnavailable); default 10%"},
+	{Name: "cni-plugin", Keys: []string{"cni.plugin"}, Usage: "the CNI plugin that attaches pods: romanactl (romanactl's own, installed by the agent's init container; containerd, CRI-O and Docker nodes) or upstream (v0.9.3.5's docker wrapper; Docker Engine nodes only) (cni.plugin)"},
 	{Name: "services-as", Keys: []string{"services.deploy"}, Kind: ServicesAs, Usage: "run romana-services as a daemonset (in the release) or a static-pod (printed by template, not installed) (services.deploy)"},
 }
 

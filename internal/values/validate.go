@@ -90,6 +90,9 @@ func (c *checker) run(ch *chart.Chart, supplied map[string]any) ([]Problem, erro
 	c.images()
 	c.enum("environment", "kubeadm", "kops", "custom")
 	c.enum("image.pullPolicy", "Always", "IfNotPresent", "Never")
+	if v, ok := c.str("cni.plugin"); ok && v != "romanactl" && v != "upstream" {
+		c.add("cni.plugin", v, "must be romanactl (romanactl's own plugin, any container runtime) or upstream (v0.9.3.5's docker wrapper, Docker nodes only)", "use --cni-plugin=romanactl, or --cni-plugin=upstream on nodes that run Docker Engine with cri-dockerd")
+	}
 	if v, ok := c.str("services.deploy"); ok && v != "daemonSet" && v != "staticPod" {
 		c.add("services.deploy", v, "must be daemonSet or staticPod", "use --services-as=daemonset or --services-as=static-pod")
 	}
