@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/romana/romanactl/internal/install"
 	"github.com/romana/romanactl/internal/testcluster"
@@ -130,7 +131,13 @@ func password(t *testing.T) string {
 // releaseSecrets lists Helm's release records for romana.
 func releaseSecrets(t *testing.T) []corev1.Secret {
 	t.Helper()
-	l, err := shared.Client.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "owner=helm,name=romana"})
+	return releaseSecretsOf(t, shared.Client)
+}
+
+// releaseSecretsOf lists Helm's release records for romana on the cluster of cs.
+func releaseSecretsOf(t *testing.T, cs kubernetes.Interface) []corev1.Secret {
+	t.Helper()
+	l, err := cs.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "owner=helm,name=romana"})
 	if err != nil {
 		t.Fatal(err)
 	}

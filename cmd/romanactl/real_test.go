@@ -160,7 +160,9 @@ func TestClusterRealRomana(t *testing.T) {
 	rc := startRealCluster(t, ctx, 2, testcluster.RuntimeDocker)
 	const cp, w0, w1 = "control-plane-0", "worker-0", "worker-1"
 	nodes := []string{cp, w0, w1}
-	r := run(t, append([]string{"install", "--env=kubeadm", "--skip-check", "images-exist", "--timeout=5m"}, rc.kc...)...)
+	// v0.9.3.5's own plugin, on nodes that emulate Docker Engine: the one kind of
+	// node it serves (TestClusterRealCNIPlugin runs romanactl's on containerd nodes).
+	r := run(t, append([]string{"install", "--env=kubeadm", "--cni-plugin=upstream", "--skip-check", "images-exist", "--timeout=5m"}, rc.kc...)...)
 	t.Logf("romanactl install:\n%s%s", r.stdout, r.stderr)
 	mustOK(t, r)
 	cpIP := testcluster.RealNodeIP(0)
@@ -292,17 +294,7 @@ func TestClusterRealRomana(t *testing.T) {
 
 	// DEL gives the address back to ipam: its endpoint is no longer in use (ipam keeps
 	// the row, and GET /endpoints/{ip} still answers for it).
-	inUse := func() (string, error) {
-		// The password goes in the environment, not on a command line others can read.
-		cmd, err := rc.nodes.Node(cp).ContainerCommand(svc.UID, "romana-services", "mysql",
-			"--host=127.0.0.1", "-N", "-e", "select in_use from ipam.endpoints where ip='"+b.Status.PodIP+"'")
-		if err != nil {
-			return "", err
-		}
-		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "MYSQL_PWD=" + string(secret.Data["password"])}
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(rc.hide(string(out))), err
-	}
+	inUse := func() (string, error) { return rc.ipamInUse(t, b.Status.PodIP) }
 	if got, err := inUse(); err != nil || got != "1" {
 		t.Errorf("ipam's endpoint %s is to be in use while its pod runs: %q (%v)", b.Status.PodIP, got, err)
 	}
@@ -405,7 +397,7 @@ func TestClusterRealRomana(t *testing.T) {
 			t.Errorf("%s: --keep-node-state removed the CNI config: %v", name, err)
 		}
 	}
-	mustOK(t, run(t, append([]string{"install", "--env=kubeadm", "--skip-check", "images-exist", "--skip-check", "romana-compat", "--timeout=5m"}, rc.kc...)...))
+	mustOK(t, run(t, append([]string{"install", "--env=kubeadm", "--cni-plugin=upstream", "--skip-check", "images-exist", "--skip-check", "romana-compat", "--timeout=5m"}, rc.kc...)...))
 	r = run(t, append([]string{"uninstall", "--yes", "--timeout=3m"}, rc.kc...)...)
 	t.Logf("romanactl uninstall:\n%s%s", r.stdout, r.stderr)
 	mustOK(t, r)
@@ -440,6 +432,26 @@ func (rc *realCluster) servicesLogs(t *testing.T) string {
 		return fmt.Sprintf("%v: %s", err, out)
 	}
 	return rc.hide(string(out))
+}
+
+// ipamInUse is ipam's in_use column for an address (1 while a pod holds it, 0 once DEL
+// gave it back: ipam keeps the row), read with mysql in the services' container.
+func (rc *realCluster) ipamInUse(t *testing.T, ip string) (string, error) {
+	t.Helper()
+	svc := rc.podOf(t, "romana-services", "control-plane-0")
+	secret, err := rc.Client.CoreV1().Secrets("kube-system").Get(context.Background(), "romana-datastore", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	cmd, err := rc.nodes.Node("control-plane-0").ContainerCommand(svc.UID, "romana-services", "mysql",
+		"--host=127.0.0.1", "-N", "-e", "select in_use from ipam.endpoints where ip='"+ip+"'")
+	if err != nil {
+		return "", err
+	}
+	// The password goes in the environment, not on a command line others can read.
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "MYSQL_PWD=" + string(secret.Data["password"])}
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(rc.hide(string(out))), err
 }
 
 // programPID is the process of a program that runs on a node (in one of its pods'

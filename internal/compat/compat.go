@@ -105,7 +105,7 @@ func (t *Table) Text() string {
 				what = append(what, fmt.Sprintf("the listener watches NetworkPolicies under %s, which Kubernetes stopped serving in %s: NetworkPolicies are NOT enforced on any cluster this chart supports (pre-flight romana-compat ‼)", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn))
 			}
 			if len(l.CNIRuntimes) > 0 {
-				what = append(what, fmt.Sprintf("pod networking: with cni.plugin=romanactl (the default), romanactl's own plugin attaches pods on every node: containerd, CRI-O and Docker Engine. With cni.plugin=upstream, its own plugin runs docker run %s (untagged, so :latest, from a registry --registry does not change) and needs nodes on %s (Docker Engine with cri-dockerd): containerd and CRI-O nodes attach no pod (pre-flight container-runtime ✗)", l.CNIImage, strings.Join(l.CNIRuntimes, " or ")))
+				what = append(what, fmt.Sprintf("pod networking: with cni.plugin=romanactl (the default), romanactl's own plugin attaches pods on every node, containerd, CRI-O and Docker Engine; with cni.plugin=upstream, its own plugin runs docker run %s (untagged, so :latest, from a registry --registry does not change) and needs nodes on %s (Docker Engine with cri-dockerd): containerd and CRI-O nodes attach no pod (pre-flight container-runtime ✗)", l.CNIImage, strings.Join(l.CNIRuntimes, " or ")))
 			}
 			if l.Entrypoints != "" {
 				what = append(what, "entrypoint options: "+l.Entrypoints)
@@ -156,7 +156,7 @@ func (t *Table) Markdown() string {
 				w = append(w, fmt.Sprintf("the listener watches NetworkPolicies under `%s`, which Kubernetes stopped serving in %s: on every cluster this chart supports, NetworkPolicies are **not enforced** (pre-flight `romana-compat` ‼)", l.NetworkPolicyAPI, l.NetworkPolicyAPIRemovedIn))
 			}
 			if len(l.CNIRuntimes) > 0 {
-				w = append(w, fmt.Sprintf("its CNI plugin runs `docker run %s` (untagged, so `:latest`, from a registry `--registry` does not change) and needs nodes on %s (Docker Engine with cri-dockerd): containerd and CRI-O nodes attach no pod (pre-flight `container-runtime` ✗)", l.CNIImage, strings.Join(l.CNIRuntimes, " or ")))
+				w = append(w, fmt.Sprintf("pod networking: with `cni.plugin=romanactl` (the default), romanactl's own plugin attaches pods on every node, containerd, CRI-O and Docker Engine; with `cni.plugin=upstream`, its own plugin runs `docker run %s` (untagged, so `:latest`, from a registry `--registry` does not change) and needs nodes on %s (Docker Engine with cri-dockerd): containerd and CRI-O nodes attach no pod (pre-flight `container-runtime` ✗)", l.CNIImage, strings.Join(l.CNIRuntimes, " or ")))
 			}
 			if l.Entrypoints != "" {
 				w = append(w, "entrypoint options: "+l.Entrypoints)

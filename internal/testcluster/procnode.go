@@ -96,6 +96,7 @@ type podRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	state  *podState
+	pod    *corev1.Pod // as it was when the node took it (nil for one it only deletes)
 }
 
 // NodeOptions describe a process node.
@@ -308,9 +309,9 @@ func (n *ProcessNode) syncPods(ctx context.Context) {
 			}
 		case !known && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed:
 			pctx, cancel := context.WithCancel(ctx)
-			r := &podRun{cancel: cancel, done: make(chan struct{}), state: &podState{}}
-			n.pods[p.UID] = r
 			pod := p.DeepCopy()
+			r := &podRun{cancel: cancel, done: make(chan struct{}), state: &podState{}, pod: pod}
+			n.pods[p.UID] = r
 			go func() {
 				defer close(r.done)
 				if n.Stall != nil && n.Stall(pod) {

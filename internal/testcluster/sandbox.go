@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // nodeViewDirs are the directories a node has of its own from the start (under Root),
@@ -85,6 +86,7 @@ type sandbox struct {
 	named         string    // containerd: the name under /var/run/netns
 	config        []byte
 	plugin        string
+	result        []byte // ADD's answer, the prevResult of a CHECK
 }
 
 // startSandbox does what the container runtime does for a pod that is not
@@ -134,6 +136,7 @@ func (n *ProcessNode) startSandbox(ctx context.Context, p *corev1.Pod) (*sandbox
 		n.releaseSandbox(sb)
 		return nil, err
 	}
+	sb.result = out
 	sb.ip, err = resultIP(out)
 	if err != nil {
 		_, _ = n.cni(context.Background(), "DEL", p, sb)
@@ -210,6 +213,35 @@ func (n *ProcessNode) cniConfig() (config []byte, plugin string, err error) {
 		return data, conf.Type, nil
 	}
 	return nil, "", fmt.Errorf("container runtime network not ready: NetworkPluginNotReady: no CNI configuration in /etc/cni/net.d on %s", n.Name)
+}
+
+// PodCNI runs the node's plugin for a running pod's sandbox as the runtime does: CHECK
+// with ADD's result as prevResult in the configuration (what containerd and CRI-O
+// send), DEL or ADD with the configuration of the sandbox's ADD. It is how a test runs
+// the commands the runtime runs at other times (a second DEL, a CHECK).
+func (n *ProcessNode) PodCNI(ctx context.Context, pod types.UID, command string) ([]byte, error) {
+	n.mu.Lock()
+	r := n.pods[pod]
+	n.mu.Unlock()
+	if r == nil || r.state == nil || r.pod == nil {
+		return nil, fmt.Errorf("pod %s does not run on %s", pod, n.Name)
+	}
+	r.state.mu.Lock()
+	sb := r.state.sandbox
+	r.state.mu.Unlock()
+	if sb == nil {
+		return nil, fmt.Errorf("pod %s on %s has no sandbox (hostNetwork, or not attached yet)", pod, n.Name)
+	}
+	call := *sb
+	if command == "CHECK" {
+		var conf map[string]any
+		if err := json.Unmarshal(sb.config, &conf); err != nil {
+			return nil, err
+		}
+		conf["prevResult"] = json.RawMessage(sb.result)
+		call.config, _ = json.Marshal(conf)
+	}
+	return n.cni(ctx, command, r.pod, &call)
 }
 
 // cni runs the node's plugin for a pod, as the runtime does, and returns its result.
