@@ -25,6 +25,10 @@ import (
 // pings stay under the bound, and a pod created afterwards gets an address through
 // the plugin the chart's agents installed and reaches the old pods.
 func TestClusterRealMigrate(t *testing.T) {
+	// Parallel with the other real-program tests: each has a cluster of its own, and
+	// their programs mostly wait (the agents' 42 s, the rollouts), so two at a time
+	// take little more than one (CI's time; README).
+	t.Parallel()
 	originalSpecs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
@@ -123,8 +127,10 @@ func TestClusterRealMigrate(t *testing.T) {
 	// A pod created after the take-over gets an address through the plugin the chart's
 	// agent installed, and reaches the old pods.
 	d := rc.startPod(t, ctx, "new-d", w1)
-	if out, err := rc.nodes.Node(w0).ExecInContainer(a.UID, "main", "ping", "-c", "3", "-W", "2", d.Status.PodIP); err != nil {
-		t.Errorf("after migrate, %s (%s) cannot ping the new %s (%s): %v\n%s", a.Name, a.Status.PodIP, d.Name, d.Status.PodIP, err, out)
+	if out, err := rc.nodes.Node(w0).ExecInContainer(a.UID, "main", "ping", "-c", "10", "-W", "2", d.Status.PodIP); err != nil {
+		routes, _ := rc.inNode(t, w1, "sh", "-c", "ip -4 route; ip -o link; iptables-save | grep -v '^#' | head -150")
+		t.Errorf("after migrate, %s (%s) cannot ping the new %s (%s): %v\n%s\n%s's routes, links and rules:\n%s\nits agent:\n%s", a.Name, a.Status.PodIP, d.Name, d.Status.PodIP, err, out,
+			w1, routes, rc.containerLog(t, "romana-agent", w1, "romana-agent"))
 	}
 	time.Sleep(5 * time.Second)
 	_ = ping.Process.Signal(syscall.SIGINT)
