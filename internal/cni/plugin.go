@@ -139,6 +139,13 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 	addr, err := svc.allocate(req)
 	p.observe("ipam", t)
 	if err != nil {
+		// ipam may have kept an address it could not hand over (a lost answer): give
+		// back whatever kube-cni-proxy holds for the pod (a 404 when nothing).
+		if _, rerr := svc.release(req); rerr != nil {
+			e, _ := asCNIError(err)
+			e.Details += fmt.Sprintf("; giving back any address also failed: %v", rerr)
+			return e
+		}
 		return err
 	}
 	hostName := HostVethName(args.ContainerID, args.IfName)
@@ -297,8 +304,22 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 		if _, idx, err := ip.GetVethPeerIfindex(args.IfName); err != nil || idx != hl.Attrs().Index {
 			return cniErr(CodeCheckFailed, "check failed", "%s in the pod is not the peer of host veth %s", args.IfName, hostName)
 		}
-		if err := ip.ValidateExpectedInterfaceIPs(args.IfName, prev.IPs); err != nil {
-			return cniErr(CodeCheckFailed, "check failed", "address of %s in the pod: %v", args.IfName, err)
+		// Not ip.ValidateExpectedInterfaceIPs: it looks for the address's prefix route,
+		// which a /32 does not have.
+		addrs, err := netlinksafe.AddrList(l, netlink.FAMILY_V4)
+		if err != nil {
+			return cniErr(CodeCheckFailed, "check failed", "addresses of %s in the pod: %v", args.IfName, err)
+		}
+		for _, want := range prev.IPs {
+			found := false
+			for _, a := range addrs {
+				if a.IPNet.String() == want.Address.String() {
+					found = true
+				}
+			}
+			if !found {
+				return cniErr(CodeCheckFailed, "check failed", "address of %s in the pod: %s is gone", args.IfName, want.Address.String())
+			}
 		}
 		if gw != nil {
 			routes, err := netlinksafe.RouteList(l, netlink.FAMILY_V4)
