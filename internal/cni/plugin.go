@@ -39,8 +39,9 @@ type Plugin struct {
 	// Hostname is the node's name as the agent registered it with Romana: $HOSTNAME,
 	// else the kernel's host name, when empty.
 	Hostname string
-	// Observe, when set, gets the time of each step: "root", "ipam", "netlink",
-	// "isolation", "agent".
+	// Observe, when set, gets the time of each step: "gateway" (romana-gw's address),
+	// "root" (the service list), "ipam", "veth" (the pair, address and routes),
+	// "isolation", "agent"; and DEL's "veth-del", "ipam", "agent".
 	Observe func(step string, d time.Duration)
 }
 
@@ -123,7 +124,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 	defer netns.Close()
 	t := time.Now()
 	gw, err := gateway()
-	p.observe("netlink", t)
+	p.observe("gateway", t)
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 	var a attachment
 	t = time.Now()
 	err = setupVeth(netns, args.IfName, hostName, addr, gw, &a)
-	p.observe("netlink", t)
+	p.observe("veth", t)
 	if err != nil {
 		return asErr(err, CodeNetlink, "veth setup failed")
 	}
@@ -230,7 +231,7 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 	}
 	t := time.Now()
 	err = teardown(netns, args.IfName, hostName)
-	p.observe("netlink", t)
+	p.observe("veth-del", t)
 	if err != nil {
 		return cniErr(CodeNetlink, "veth removal failed", "%v", err)
 	}
