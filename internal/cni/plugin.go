@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	cnins "github.com/containernetworking/cni/pkg/ns"
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
@@ -122,6 +123,12 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 		return err
 	}
 	defer netns.Close()
+	// skel refuses the node's own namespace only after ADD has run; refuse it first.
+	if same, cerr := cnins.CheckNetNS(args.Netns); cerr != nil {
+		return cerr
+	} else if same {
+		return cniErr(CodeNamespaceGone, "namespace is the node's own", "CNI_NETNS %s is the plugin's own network namespace, not a pod's", args.Netns)
+	}
 	t := time.Now()
 	gw, err := gateway()
 	p.observe("gateway", t)

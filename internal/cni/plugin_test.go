@@ -237,6 +237,8 @@ func TestAddFailures(t *testing.T) {
 			breakIt: func(_ *testing.T, _ *node, _ *fakeRomana, a *skel.CmdArgs) {
 				a.Netns = "/var/run/netns/gone" + uniq("")
 			}},
+		{name: "namespace is the node's own", code: CodeNamespaceGone, msg: []string{"namespace is the node's own"},
+			breakIt: func(_ *testing.T, n *node, _ *fakeRomana, a *skel.CmdArgs) { a.Netns = n.path }},
 		{name: "no gateway on the node", code: CodeNoGateway, msg: []string{"romana-gw has no IPv4 address"},
 			breakIt: func(t *testing.T, n *node, _ *fakeRomana, _ *skel.CmdArgs) {
 				run(t, "ip", "-n", n.name, "addr", "flush", "dev", GatewayLink)
