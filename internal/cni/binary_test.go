@@ -80,6 +80,7 @@ func TestBinaryVersions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ADD: %v\n%s", err, out)
 			}
+			t.Logf("ADD, cniVersion %s: %s", v, out)
 			addr := f.allocated()["default/web-0"]
 			if addr == "" || !strings.Contains(out, addr+"/32") {
 				t.Fatalf("ADD's result %s: want %s/32", out, addr)
