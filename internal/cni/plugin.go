@@ -157,12 +157,18 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 		return err
 	}
 	hostName := HostVethName(args.ContainerID, args.IfName)
+	posted := false // the agent has the pod
 	defer func() {
 		if err == nil {
 			return
 		}
 		// Undo: the host end takes the pod end with it; then the address goes back.
 		var undo []string
+		if posted {
+			if aerr := svc.agentPod(http.MethodDelete, hostName, "", addr.String(), ""); aerr != nil {
+				undo = append(undo, aerr.Error())
+			}
+		}
 		if terr := teardown(nil, args.IfName, hostName); terr != nil {
 			undo = append(undo, terr.Error())
 		}
@@ -195,6 +201,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 	if err != nil {
 		return err
 	}
+	posted = true
 
 	res := &current.Result{
 		CNIVersion: current.ImplementedSpecVersion,

@@ -459,3 +459,25 @@ func TestCheckFails(t *testing.T) {
 		wantCNIError(t, err, CodeNamespaceGone, "namespace gone", pod)
 	})
 }
+
+type brokenWriter struct{}
+
+func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("stdout closed") }
+
+// TestAddResultUnwritable: an ADD whose result cannot be written fails, and undoes
+// everything, the agent's POST /pod included.
+func TestAddResultUnwritable(t *testing.T) {
+	n := newNode(t)
+	f := newFakeRomana(t, nil)
+	pod := newNetnsPod(t)
+	a := cmdArgs(f.conf("1.0.0"), pod, "web-0")
+	var err error
+	n.in(t, func() { err = (&Plugin{Hostname: "node-1", Stdout: brokenWriter{}}).Add(a) })
+	wantCNIError(t, err, types.ErrIOFailure, "write result", "stdout closed")
+	if v := n.podVeths(t); len(v) > 0 || len(links(t, pod)) > 0 || len(f.allocated()) > 0 {
+		t.Errorf("the failed ADD left: node %v, pod %v, ipam %v", v, links(t, pod), f.allocated())
+	}
+	if len(f.agentPosts) != 1 || len(f.agentDeletes) != 1 || f.agentDeletes[0].NetIf.Name != f.agentPosts[0].NetIf.Name {
+		t.Errorf("agent: POST %+v, DELETE %+v: want the POST undone", f.agentPosts, f.agentDeletes)
+	}
+}
