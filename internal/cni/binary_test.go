@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/romana/romanactl/internal/upstream"
 )
 
 // buildPlugin builds cmd/romana-cni, static, into a temporary directory.
@@ -107,6 +110,37 @@ func TestBinaryVersions(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("upstream's 10-romana.conf, agent on its default address", func(t *testing.T) {
+		// The agent's own port in the node's namespace, served by the same fake.
+		var aln net.Listener
+		var err error
+		n.in(t, func() { aln, err = net.Listen("tcp", "127.0.0.1:9604") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		agent := &http.Server{Handler: http.HandlerFunc(f.serve)}
+		go agent.Serve(aln)
+		defer agent.Close()
+		// Upstream's file as the agent's entrypoint leaves it: romana-root replaced by the URL.
+		up, err := os.ReadFile(upstream.Path(t, "romana-v0.9.3.5", "romana", "containerize", "targets", "agent", "10-romana.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := bytes.Replace(up, []byte(`"romana-root"`), []byte(`"`+f.srv.URL+`"`), 1)
+		posts := len(f.agentPosts)
+		pod, id := newNetnsPod(t), uniq("c0ffee")
+		out, err := n.exec(t, bin, "ADD", pod, id, conf)
+		if err != nil || !strings.Contains(out, `"ip4"`) {
+			t.Fatalf("ADD with upstream's configuration: %v\n%s", err, out)
+		}
+		if len(f.agentPosts) != posts+1 {
+			t.Errorf("the agent on 127.0.0.1:9604 got %d POST /pod, want 1", len(f.agentPosts)-posts)
+		}
+		if out, err := n.exec(t, bin, "DEL", pod, id, conf); err != nil {
+			t.Fatalf("DEL: %v\n%s", err, out)
+		}
+	})
 
 	t.Run("a failure is a CNI error on stdout", func(t *testing.T) {
 		conf := bytes.Replace(f.conf("1.0.0"), []byte(`"romana_root":"`+f.srv.URL), []byte(`"romana_root":"romana-root`), 1)
