@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
+.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push romana-cni image image-push FORCE controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,34 @@ chart-package: helm ## write dist/romana-<version>.tgz with helm package (the la
 chart-push: chart-package ## push dist/romana-<version>.tgz to REGISTRY=host:port/org as an OCI artifact (PLAIN_HTTP=1 for a plain-HTTP registry; loopback is detected)
 	@test -n "$(REGISTRY)" || { echo "usage: make chart-push REGISTRY=host:port/org [PLAIN_HTTP=1]"; exit 2; }
 	$(GO) run ./hack/chartpush --registry "$(REGISTRY)" $(if $(PLAIN_HTTP),--plain-http) dist/romana-$(CHART_VERSION).tgz
+
+# romanactl's own CNI plugin (cmd/romana-cni) and its image, romanactl-cni:<chart version>,
+# built with go-containerregistry (no Docker daemon): the static binary on an empty base
+# for linux/amd64 and linux/arm64 in one OCI index, written to the OCI layout CNI_LAYOUT.
+CNI_LAYOUT  := dist/romanactl-cni
+CNI_ARCHES  := amd64 arm64
+CNI_SRC     := $(shell find cmd/romana-cni internal/cni -name '*.go' -not -name '*_test.go') go.mod go.sum
+IMAGE_SRC   := $(shell find hack/cniimage internal/cniimage -name '*.go' -not -name '*_test.go')
+
+romana-cni: ## build bin/romana-cni, the static CNI plugin (what the image holds; the test cluster runs it as the image would)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/romana-cni ./cmd/romana-cni
+
+# The version stamp changes only when VERSION does, so that the image is rebuilt then too.
+dist/.romana-cni-version: FORCE
+	@mkdir -p dist; echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
+dist/romana-cni-linux-%: $(CNI_SRC) dist/.romana-cni-version
+	GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/romana-cni
+
+$(CNI_LAYOUT)/index.json: $(foreach a,$(CNI_ARCHES),dist/romana-cni-linux-$(a)) $(IMAGE_SRC) chart/Chart.yaml
+	$(GO) run ./hack/cniimage build --layout $(CNI_LAYOUT) --tag $(CHART_VERSION) --version $(VERSION) \
+		--revision "$$(git rev-parse HEAD 2>/dev/null)" $(foreach a,$(CNI_ARCHES),$(a)=dist/romana-cni-linux-$(a))
+
+image: $(CNI_LAYOUT)/index.json ## build the romanactl-cni image (the plugin for linux/amd64 and linux/arm64, one OCI index) into the OCI layout dist/romanactl-cni/, without a Docker daemon; skipped when current
+
+image-push: image ## push dist/romanactl-cni/ to REGISTRY=host:port/org as REGISTRY/romanactl-cni:<chart version> (PLAIN_HTTP=1 for a plain-HTTP registry; loopback is detected)
+	@test -n "$(REGISTRY)" || { echo "usage: make image-push REGISTRY=host:port/org [PLAIN_HTTP=1]"; exit 2; }
+	$(GO) run ./hack/cniimage push --layout $(CNI_LAYOUT) --registry "$(REGISTRY)" --tag $(CHART_VERSION) $(if $(PLAIN_HTTP),--plain-http)
 
 # The Kubernetes minor the control plane runs: one module per minor under
 # test/controlplane/, the newest by default (what CI runs).

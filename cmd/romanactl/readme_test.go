@@ -45,3 +45,30 @@ func TestREADMEChecksAreTheTable(t *testing.T) {
 		t.Fatalf("README's pre-flight table differs from install.Checks; paste this between the markers:\n%s", want)
 	}
 }
+
+// TestREADMEDocumentsEveryMakeTarget: every target `make help` lists (a `## ` help
+// string in the Makefile) has its row in the README's Development table.
+func TestREADMEDocumentsEveryMakeTarget(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(mk), "\n") {
+		target, rest, ok := strings.Cut(line, ":")
+		if !ok || !strings.Contains(rest, "## ") || target == "" || strings.ContainsAny(target, " \t$%/.") {
+			continue
+		}
+		n++
+		if !strings.Contains(string(readme), "| `make "+target+"`") && !strings.Contains(string(readme), "| `make "+target+" ") {
+			t.Errorf("make %s is not in the README's Development table", target)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found %d documented targets in the Makefile: the parser is broken", n)
+	}
+}
