@@ -32,6 +32,9 @@ type Line struct {
 	// CNIRuntimes are the node container runtimes (the scheme of a Node's
 	// containerRuntimeVersion) the line's CNI plugin can attach pods on; empty: any.
 	CNIRuntimes []string `json:"cniRuntimes,omitempty"`
+	// PolicyAgentFirstOctet: the agent's policy agent (agent.py) matches tenants by the
+	// first octet of services.cidr, right for a /8 only (see the line's note).
+	PolicyAgentFirstOctet bool `json:"policyAgentFirstOctet,omitempty"`
 	// CNIImage is the image the plugin runs on the node outside the chart, untagged.
 	CNIImage string   `json:"cniImage,omitempty"`
 	Notes    []string `json:"notes,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 
@@ -21,7 +22,7 @@ import (
 // chart's compat.yaml and the cluster's discovery: today, whether the API group its
 // listener watches NetworkPolicies at is served. A tag of no known line is "unknown",
 // never a pass.
-func romanaCompat(cs kubernetes.Interface, ch *chart.Chart, tag, clusterVersion string) Check {
+func romanaCompat(cs kubernetes.Interface, ch *chart.Chart, tag, cidr, clusterVersion string) Check {
 	if tag == "" {
 		tag = ch.Metadata.AppVersion
 	}
@@ -38,21 +39,38 @@ func romanaCompat(cs kubernetes.Interface, ch *chart.Chart, tag, clusterVersion 
 	case !line.Drivable:
 		return Check{Name: "romana-compat", Severity: Fail, Message: fmt.Sprintf("tag %s is of the %s line, which this chart cannot drive: %s", tag, line.Name, line.Differs),
 			Fix: "use a tag of the v0.9.3 line"}
-	case line.NetworkPolicyAPI == "":
-		return Check{Name: "romana-compat", Severity: Pass, Message: fmt.Sprintf("tag %s (line %s): nothing known to be missing on %s", tag, line.Name, clusterVersion)}
 	}
-	served, err := servesResource(cs, line.NetworkPolicyAPI, "networkpolicies")
-	switch {
-	case err != nil:
-		return Check{Name: "romana-compat", Severity: Warn,
-			Message: fmt.Sprintf("tag %s (line %s) watches NetworkPolicies under %s; cannot tell whether this cluster serves it: %v", tag, line.Name, line.NetworkPolicyAPI, err)}
-	case !served:
-		return Check{Name: "romana-compat", Severity: Warn,
-			Message: fmt.Sprintf("tag %s (line %s): its listener watches NetworkPolicies under %s, which this cluster (%s) does not serve (Kubernetes stopped in %s): NetworkPolicies will NOT be enforced, and the listener opens that watch again without pause (some 340 requests a second through the API proxy, measured with the real v0.9.3.5 listener: docs/compat.md); pod addresses and routes work",
-				tag, line.Name, line.NetworkPolicyAPI, clusterVersion, line.NetworkPolicyAPIRemovedIn),
-			Fix: "enforce NetworkPolicies another way, or acknowledge it with --skip-check romana-compat"}
+	var warn, fix []string
+	pass := fmt.Sprintf("tag %s (line %s): nothing known to be missing on %s", tag, line.Name, clusterVersion)
+	if line.NetworkPolicyAPI != "" {
+		served, err := servesResource(cs, line.NetworkPolicyAPI, "networkpolicies")
+		switch {
+		case err != nil:
+			warn = append(warn, fmt.Sprintf("its listener watches NetworkPolicies under %s; cannot tell whether this cluster serves it: %v", line.NetworkPolicyAPI, err))
+		case !served:
+			warn = append(warn, fmt.Sprintf("its listener watches NetworkPolicies under %s, which this cluster (%s) does not serve (Kubernetes stopped in %s): NetworkPolicies will NOT be enforced, and the listener opens that watch again without pause (some 340 requests a second through the API proxy, measured with the real v0.9.3.5 listener: docs/compat.md); pod addresses and routes work",
+				line.NetworkPolicyAPI, clusterVersion, line.NetworkPolicyAPIRemovedIn))
+			fix = append(fix, "enforce NetworkPolicies another way")
+		default:
+			pass = fmt.Sprintf("tag %s (line %s): this cluster serves NetworkPolicies under %s, which its listener watches", tag, line.Name, line.NetworkPolicyAPI)
+		}
 	}
-	return Check{Name: "romana-compat", Severity: Pass, Message: fmt.Sprintf("tag %s (line %s): this cluster serves NetworkPolicies under %s, which its listener watches", tag, line.Name, line.NetworkPolicyAPI)}
+	if _, n, err := net.ParseCIDR(cidr); line.PolicyAgentFirstOctet && err == nil {
+		if ones, _ := n.Mask.Size(); ones != 8 {
+			warn = append(warn, fmt.Sprintf("services.cidr %s is a /%d, and its policy agent (agent.py) matches tenants by the CIDR's first octet, right for a /8 only: once an agent restarts (an upgrade, a rollout, a reboot), new connections from pods on other nodes to pods on its node are dropped; open connections go on (seen with the real v0.9.3.5 agents: docs/compat.md)", cidr, ones))
+			fix = append(fix, "use a /8 services.cidr that overlaps nothing (--cidr), the one kind agent.py matches")
+		}
+	}
+	if len(warn) == 0 {
+		return Check{Name: "romana-compat", Severity: Pass, Message: pass}
+	}
+	ack := "acknowledge it with --skip-check romana-compat"
+	if len(fix) > 0 {
+		ack = strings.Join(fix, "; ") + "; or " + ack
+	}
+	return Check{Name: "romana-compat", Severity: Warn,
+		Message: fmt.Sprintf("tag %s (line %s): %s", tag, line.Name, strings.Join(warn, "; and ")),
+		Fix:     ack}
 }
 
 // servesResource asks discovery whether groupVersion serves resource. A group-version

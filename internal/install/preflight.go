@@ -159,7 +159,8 @@ var Checks = []CheckDef{
 				return nil
 			}
 			tag, _ := values.LookupString(s.in.Effective, "image.tag")
-			return []Check{romanaCompat(s.cs, s.in.Chart, tag, s.sv.GitVersion)}
+			cidr, _ := values.LookupString(s.in.Effective, "services.cidr")
+			return []Check{romanaCompat(s.cs, s.in.Chart, tag, cidr, s.sv.GitVersion)}
 		}},
 	{Name: "container-runtime", Marks: "✗ / ‼", Short: "every node's container runtime is one the chosen CNI plugin (cni.plugin) can attach pods on",
 		What: "every node's container runtime (`status.nodeInfo.containerRuntimeVersion`) is one the chosen CNI plugin can attach pods on (`cni.plugin`, `chart/compat.yaml`). romanactl's own plugin (the default) serves every runtime and the check says which nodes run which. v0.9.3's own plugin (`--cni-plugin=upstream`) runs `docker run quay.io/romana/cni` on the node and reads `CNI_NETNS` as `/proc/<pid>/ns/net`: ✗ names the nodes on containerd or CRI-O (no docker, `/var/run/netns` paths: no pod would get an address) and points at `--cni-plugin=romanactl` or Docker Engine with cri-dockerd; ‼ names nodes whose runtime is unknown",
