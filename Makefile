@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
+.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden docs fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -118,6 +118,9 @@ test-unit: ## run the tests that need neither bin/helm nor a cluster (go test -s
 
 golden: build helm ## rewrite the golden files from the current chart (review the diff!)
 	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 ./cmd/romanactl/ -run 'Golden' -update
+
+docs: ## write docs/reference/ (a Markdown page per command) and docs/man/ (man pages) from the command tree; a test fails when they are out of date
+	$(GO) test -count=1 ./cmd/romanactl/ -run '^TestReferenceDocs$$' -update
 
 fuzz: ## fuzz the CIDR/plan validator for 60s
 	$(GO) test ./internal/values/ -run '^$$' -fuzz FuzzValidateAddressPlan -fuzztime 60s
