@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push romana-cni image image-push FORCE controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden fuzz bench bench-scale lint fmt clean
+.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push romana-cni image image-push FORCE controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden docs release fuzz bench bench-scale lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,14 @@ demo: build controlplane cluster-bin $(REAL_DEPS) ## local cluster + romanactl i
 
 build: ## build bin/romanactl
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/romanactl ./cmd/romanactl
+
+# A release: one static binary per platform (default linux and darwin, amd64 and arm64;
+# the list is hack/release's), each with its CycloneDX SBOM, and SHA256SUMS.
+RELEASE_DIR       ?= dist/release
+RELEASE_PLATFORMS ?=
+
+release: ## cross-compile static romanactl binaries for linux and darwin, amd64 and arm64, into dist/release/ with SHA256SUMS and a CycloneDX SBOM per binary (RELEASE_PLATFORMS="linux/amd64" for fewer)
+	$(GO) run ./hack/release -go "$(GO)" -version "$(VERSION)" -ldflags "$(LDFLAGS)" -out "$(RELEASE_DIR)" -platforms "$(RELEASE_PLATFORMS)"
 
 helm: ## build bin/helm from the helm.sh/helm/v3 version go.mod pins (skipped when current)
 	@if [ -x $(BIN)/helm ] && [ "$$(cat $(BIN)/.helm-version 2>/dev/null)" = "$(HELM_VERSION) k8s=1.$(K8S_MINOR) cgo=$(CGO_ENABLED)" ]; then \
@@ -150,6 +158,9 @@ test-unit: ## run the tests that need neither bin/helm nor a cluster (go test -s
 
 golden: build helm ## rewrite the golden files from the current chart (review the diff!)
 	ROMANACTL_HELM=$(BIN)/helm $(GO) test -count=1 ./cmd/romanactl/ -run 'Golden' -update
+
+docs: ## write docs/reference/ (a Markdown page per command) and docs/man/ (man pages) from the command tree; a test fails when they are out of date
+	$(GO) test -count=1 ./cmd/romanactl/ -run '^TestReferenceDocs$$' -update
 
 fuzz: ## fuzz the CIDR/plan validator for 60s
 	$(GO) test ./internal/values/ -run '^$$' -fuzz FuzzValidateAddressPlan -fuzztime 60s
