@@ -30,10 +30,6 @@ import (
 // pings than the bound, and a pod created during that last rollout gets an address.
 // Uninstall removes the plugin and its config from every node.
 func TestClusterRealCNIPlugin(t *testing.T) {
-	// Parallel with the other real-program tests: each has a cluster of its own, and
-	// their programs mostly wait (the agents' 42 s, the rollouts), so two at a time
-	// take little more than one (CI's time; README).
-	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 16*time.Minute)
 	defer cancel()
 	rc := startRealCluster(t, ctx, 2, testcluster.RuntimeContainerd)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,10 +28,6 @@ import (
 // pings stay under the bound, and a pod created afterwards gets an address through
 // the plugin the chart's agents installed and reaches the old pods.
 func TestClusterRealMigrate(t *testing.T) {
-	// Parallel with the other real-program tests: each has a cluster of its own, and
-	// their programs mostly wait (the agents' 42 s, the rollouts), so two at a time
-	// take little more than one (CI's time; README).
-	t.Parallel()
 	originalSpecs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
@@ -132,7 +129,20 @@ func TestClusterRealMigrate(t *testing.T) {
 	for _, name := range []string{cp, w0, w1} {
 		bin, err := os.ReadFile(filepath.Join(rc.nodes.Node(name).Root, "opt/cni/bin/romana"))
 		if err != nil || !bytes.HasPrefix(bin, []byte("\x7fELF")) {
-			t.Errorf("%s: after migrate, /opt/cni/bin/romana is not romanactl's plugin (%v): %.40q", name, err, bin)
+			ps, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,sid,lstart,args").CombinedOutput()
+			var agents []string
+			for _, l := range strings.Split(string(ps), "\n") {
+				if strings.Contains(l, "romana-agent") || strings.Contains(l, "supervisord") || strings.Contains(l, "sleep") {
+					agents = append(agents, l)
+				}
+			}
+			st, _ := os.Stat(filepath.Join(rc.nodes.Node(name).Root, "opt/cni/bin/romana"))
+			var mod time.Time
+			if st != nil {
+				mod = st.ModTime()
+			}
+			t.Errorf("%s: after migrate, /opt/cni/bin/romana (written %s) is not romanactl's plugin (%v): %.40q\nprocesses:\n%s\npods:\n%s", name, mod.Format(time.TimeOnly), err, bin,
+				strings.Join(agents, "\n"), rc.podsOn(t, name))
 		}
 	}
 	d := rc.startPod(t, ctx, "new-d", w1)
@@ -158,4 +168,18 @@ func containerNames(cs []corev1.Container) string {
 		names = append(names, c.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// podsOn lists the pods bound to a node with their phase and start, for a failure.
+func (rc *realCluster) podsOn(t *testing.T, node string) string {
+	t.Helper()
+	l, err := rc.Client.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range l.Items {
+		fmt.Fprintf(&b, "%s/%s %s %s created %s deleting %v\n", p.Namespace, p.Name, p.UID, p.Status.Phase, p.CreationTimestamp.Format(time.TimeOnly), p.DeletionTimestamp)
+	}
+	return b.String()
 }

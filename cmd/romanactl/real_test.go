@@ -155,10 +155,6 @@ type romanaHost struct {
 // gets an address through the installed CNI plugin on a node that emulates Docker
 // Engine, pods on two nodes reach each other, and DEL gives the address back.
 func TestClusterRealRomana(t *testing.T) {
-	// Parallel with the other real-program tests: each has a cluster of its own, and
-	// their programs mostly wait (the agents' 42 s, the rollouts), so two at a time
-	// take little more than one (CI's time; README).
-	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	rc := startRealCluster(t, ctx, 2, testcluster.RuntimeDocker)
