@@ -103,7 +103,7 @@ previews it. A cluster without Romana needs no migrate: use install.`,
 			if err != nil {
 				return err
 			}
-			plan, err := c.TakeOverDiff(ctx, r.Manifest, nodeSelector(res.Effective), d.Password)
+			plan, err := c.TakeOverDiff(ctx, r.Manifest, nodeSelector(res.Effective), d.Password, cniPlugin(res.Effective))
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ previews it. A cluster without Romana needs no migrate: use install.`,
 					if err := c.WritePasswordSecret(ctx, d.Password); err != nil {
 						return err
 					}
-					return c.PrepareTakeOver(ctx, nodeSelector(res.Effective))
+					return c.PrepareTakeOver(ctx, nodeSelector(res.Effective), cniPlugin(res.Effective))
 				}})
 			// Once PrepareTakeOver has run, the old revisions only keep the password, even
 			// when the install then failed (a wait that timed out, say).
@@ -272,4 +272,10 @@ func nodeSelector(vals map[string]any) map[string]string {
 		out[k] = fmt.Sprint(x)
 	}
 	return out
+}
+
+// cniPlugin is the effective values' cni.plugin.
+func cniPlugin(vals map[string]any) string {
+	v, _ := values.LookupString(vals, "cni.plugin")
+	return v
 }

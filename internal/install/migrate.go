@@ -181,8 +181,12 @@ func (c *Client) WritePasswordSecret(ctx context.Context, password string) error
 // chart's nodeSelector (one rolling update, to the same password). And on every object
 // it takes over it removes kubectl's last-applied annotation, which keeps the 2016
 // password in plain text for anyone who may read DaemonSets in the namespace, and which
-// a later `kubectl apply` would wrongly diff against.
-func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]string) error {
+// a later `kubectl apply` would wrongly diff against. On romana-agent, with
+// cni.plugin=romanactl (any value but "upstream"), it removes the 2016 container's
+// mounts of the host's CNI directories: kept, they would make the agent's entrypoint
+// install v0.9.3.5's docker wrapper over the plugin the chart's init container
+// installed (the entrypoint installs it wherever they are mounted).
+func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]string, cniPlugin string) error {
 	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
 	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
 	switch {
@@ -193,6 +197,16 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 	case prepareServices(ds, nodeSelector):
 		if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
 			return fmt.Errorf("point romana-services at Secret %s: %w", PasswordSecret, err)
+		}
+	}
+	agent, err := dss.Get(ctx, "romana-agent", metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return err
+	case prepareAgent(agent, cniPlugin):
+		if _, err := dss.Update(ctx, agent, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+			return fmt.Errorf("remove the CNI directories' mounts from romana-agent (cni.plugin=%s): %w", cniPlugin, err)
 		}
 	}
 	drop := []byte(`{"metadata":{"annotations":{"` + LastApplied + `":null}}}`)
@@ -227,6 +241,33 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 		}
 	}
 	return nil
+}
+
+// cniMounts are the volumes through which v0.9.3.5's agent entrypoint installs its
+// CNI plugin and config on the host (the 2016 spec's names, which the chart keeps).
+var cniMounts = map[string]bool{"host-cni-bin": true, "host-cni-net-d": true}
+
+// prepareAgent makes PrepareTakeOver's change to romana-agent in ds, and says whether
+// there was one: with any plugin but upstream, its container no longer mounts the
+// host's CNI directories.
+func prepareAgent(ds *appsv1.DaemonSet, cniPlugin string) bool {
+	if cniPlugin == "upstream" {
+		return false
+	}
+	changed := false
+	for i := range ds.Spec.Template.Spec.Containers {
+		ct := &ds.Spec.Template.Spec.Containers[i]
+		kept := ct.VolumeMounts[:0]
+		for _, m := range ct.VolumeMounts {
+			if cniMounts[m.Name] {
+				changed = true
+				continue
+			}
+			kept = append(kept, m)
+		}
+		ct.VolumeMounts = kept
+	}
+	return changed
 }
 
 // prepareServices makes PrepareTakeOver's changes to romana-services in ds, and says
@@ -298,7 +339,7 @@ func isHook(obj []byte) bool {
 // shows as Hidden on both sides, as does kubectl's last-applied annotation, so that its
 // removal shows but not the copy of the password it holds. manifest's hooks are left
 // out: migrate creates none of them.
-func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector map[string]string, password string) (*TakeOverPlan, error) {
+func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector map[string]string, password, cniPlugin string) (*TakeOverPlan, error) {
 	objs, err := c.fetchLive(ctx, manifest)
 	if err != nil {
 		return nil, err
@@ -336,12 +377,16 @@ func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector
 			delete(ann, LastApplied)
 			prepared.SetAnnotations(ann)
 		}
-		if o.key == "DaemonSet/romana-services" {
+		if o.key == "DaemonSet/romana-services" || o.key == "DaemonSet/romana-agent" {
 			ds := &appsv1.DaemonSet{}
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(prepared.Object, ds); err != nil {
 				return nil, fmt.Errorf("read %s: %w", o.key, err)
 			}
-			prepareServices(ds, nodeSelector)
+			if o.key == "DaemonSet/romana-services" {
+				prepareServices(ds, nodeSelector)
+			} else {
+				prepareAgent(ds, cniPlugin)
+			}
 			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ds)
 			if err != nil {
 				return nil, err

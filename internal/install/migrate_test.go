@@ -2,7 +2,11 @@ package install
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TestChangedFields: migrate's plan names the fields a take-over changes, at the depth
@@ -78,5 +82,35 @@ spec:
 				t.Errorf("changedFields = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPrepareAgent: with romanactl's plugin the 2016 agent container loses its mounts of
+// the host's CNI directories (kept, its entrypoint would install the docker wrapper over
+// the init container's plugin: TestClusterRealMigrate saw it); with upstream it keeps them.
+func TestPrepareAgent(t *testing.T) {
+	agent := func() *appsv1.DaemonSet {
+		ds := &appsv1.DaemonSet{}
+		ds.Spec.Template.Spec.Containers = []corev1.Container{{Name: "romana-agent", VolumeMounts: []corev1.VolumeMount{
+			{Name: "host-usr-local-bin", MountPath: "/host/usr/local/bin"}, {Name: "host-cni-bin", MountPath: "/host/opt/cni/bin"},
+			{Name: "host-etc-romana", MountPath: "/host/etc/romana"}, {Name: "host-cni-net-d", MountPath: "/host/etc/cni/net.d"}}}}
+		return ds
+	}
+	ds := agent()
+	if !prepareAgent(ds, "romanactl") {
+		t.Fatal("prepareAgent(romanactl) changed nothing")
+	}
+	var names []string
+	for _, m := range ds.Spec.Template.Spec.Containers[0].VolumeMounts {
+		names = append(names, m.Name)
+	}
+	if got := strings.Join(names, ","); got != "host-usr-local-bin,host-etc-romana" {
+		t.Errorf("mounts left: %s", got)
+	}
+	if prepareAgent(ds, "romanactl") {
+		t.Error("a second prepareAgent changed something")
+	}
+	if ds := agent(); prepareAgent(ds, "upstream") || len(ds.Spec.Template.Spec.Containers[0].VolumeMounts) != 4 {
+		t.Error("prepareAgent(upstream) removed mounts the upstream plugin needs")
 	}
 }
