@@ -254,7 +254,11 @@ func TestClusterVersionSkew(t *testing.T) {
 	mustOK(t, rc(t, "install", "--chart", newer, "--wait=false"))
 	recs := releaseSecrets(t)
 	if len(recs) != 1 || recs[0].Labels[install.VersionLabel] != "v0.9.0" {
-		t.Fatalf("the release record does not say which romanactl made it: %v", recs)
+		var labels []map[string]string
+		for _, r := range recs {
+			labels = append(labels, r.Labels)
+		}
+		t.Fatalf("the release record does not say which romanactl made it: its labels are %v", labels)
 	}
 	version = "v0.4.0"
 	code, c, _ := preJSON(t, "version-skew")
