@@ -1,12 +1,14 @@
 package install
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func nodeWith(name string, ips []string, podCIDRs ...string) corev1.Node {
@@ -56,5 +58,20 @@ func TestIPFamilyCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadServiceRanges: without the ServiceCIDR API, a dual-stack kubeadm cluster's
+// serviceSubnet lists both families; the kubernetes Service gives the primary family.
+func TestReadServiceRanges(t *testing.T) {
+	cs := fake.NewClientset(
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: "kube-system"},
+			Data: map[string]string{"ClusterConfiguration": "networking:\n  serviceSubnet: 10.96.0.0/12,fd00:10:96::/112\n"}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
+			Spec: corev1.ServiceSpec{IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}}})
+	sr := readServiceRanges(context.Background(), cs, NetworkingAPIs{})
+	c := ipFamily([]corev1.Node{nodeWith("a", []string{"172.18.0.20"}, "10.244.1.0/24")}, sr)
+	if c.Severity != Warn || !strings.Contains(c.Message, "IPv6 service ranges: fd00:10:96::/112 (kubeadm-config's serviceSubnet)") {
+		t.Errorf("%+v", c)
 	}
 }
