@@ -18,19 +18,26 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 	var output *outputFormat
 	var skip []string
 	var insecure bool
+	var failOn string
 	cmd := &cobra.Command{
 		Use: "check --pre",
 		Example: `  romanactl check --pre
   romanactl check --pre --env=custom --cidr=10.112.0.0/12 --cluster-ip=10.0.0.99 --cluster-ip-cidr=10.0.0.0/16
-  romanactl check --pre --skip-check romana-compat -o json`,
+  romanactl check --pre --skip-check romana-compat -o json
+  romanactl check --pre --fail-on=warning -o json   # in CI: a ‼ fails too`,
 		Short: "Run the pre-flight checks that install and upgrade run (✓ pass, ‼ warn, ✗ fail)",
 		Long: "Check the values against the live cluster, as install and upgrade do before any\n" +
 			"write. Each check prints ✓, ‼ or ✗ with its fix:\n\n" + checkList() +
-			"\nExit 2 when a ✗ check fails. --skip-check NAME acknowledges a ‼ check.",
+			"\nExit 2 when a ✗ check fails, and with --fail-on=warning when a ‼ check warns\n" +
+			"(a ‼ acknowledged with --skip-check does not). --skip-check NAME acknowledges a ‼\n" +
+			"check. The names are stable: -o json gives each result's check as \"name\".",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !pre {
 				return values.Inputf("say which checks to run: --pre (the pre-flight)")
+			}
+			if failOn != "failure" && failOn != "warning" {
+				return values.Inputf("--fail-on %q: must be failure (exit 2 on a ✗ check, the default) or warning (exit 2 on a ✗ or ‼ check)", failOn)
 			}
 			if err := install.CheckSkips(skip); err != nil {
 				return err
@@ -47,9 +54,11 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A history that cannot be read is version-skew's to report, not a stop.
+			last, lastErr := cr.client.Newest(cmd.Context())
 			report, err := install.Preflight(cmd.Context(), cr.client.Kube, install.PreflightInput{Namespace: cr.client.Namespace, Env: cr.env,
 				EnvReason: cr.reason, Effective: res.Effective, KubeVersion: cr.chart.Metadata.KubeVersion, Skip: skip, Manifest: rendered.Manifest,
-				Chart: cr.chart, Registry: images.Options{Insecure: insecure}})
+				Chart: cr.chart, Registry: images.Options{Insecure: insecure}, Last: last, LastErr: lastErr, Version: cr.client.Version})
 			if err != nil {
 				return err
 			}
@@ -62,6 +71,9 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 			if len(report.Failed()) > 0 {
 				return &install.PreflightError{Report: report}
 			}
+			if failOn == "warning" && len(report.Warned()) > 0 {
+				return &install.PreflightError{Report: report, Warnings: true}
+			}
 			if !output.Structured() {
 				fmt.Fprintln(o.out, "Pre-flight passed.")
 			}
@@ -72,6 +84,8 @@ func newCheckCmd(o *rootOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&pre, "pre", false, "run the pre-flight checks")
 	output = addOutputFlag(cmd, "text", "text", "json", "yaml")
 	cmd.Flags().StringArrayVar(&skip, "skip-check", nil, "acknowledge a ‼ check by name (can repeat)")
+	cmd.Flags().StringVar(&failOn, "fail-on", "failure", "what makes the exit code 2: failure (a ✗ check) or warning (a ✗ or ‼ check; for CI pipelines)")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"failure", "warning"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "images-exist: allow plain-HTTP registries (loopback registries are plain HTTP without it)")
 	return cmd
 }

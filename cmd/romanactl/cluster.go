@@ -71,6 +71,7 @@ func (o *rootOptions) client() (*install.Client, error) {
 		return nil, err
 	}
 	c.Command = lock.CommandLine(o.args)
+	c.Version = version
 	return c, nil
 }
 

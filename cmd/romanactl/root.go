@@ -233,8 +233,9 @@ var exitCodes = map[string]string{
      --atomic: rolled back to the last good revision, which the message names), the
      Lease is held, or another command wrote a revision meanwhile
   2  invalid input, an --env the cluster does not look like, a ✗ pre-flight check, a
-     clusterIP change without --recreate-root-service, or a datastore password
-     change: nothing was written`,
+     clusterIP change without --recreate-root-service, an older chart than the
+     release's without --allow-downgrade, or a datastore password change: nothing
+     was written`,
 	"diff": `  0  the diff was printed (changes or none; with --exit-code: no changes)
   1  with --exit-code: there are changes (the diff is printed, no Error: line);
      a cluster call failed, or there is no release
@@ -257,9 +258,9 @@ var exitCodes = map[string]string{
 	"uninstall": `  0  uninstalled
   1  no release, a cluster call failed, the wait timed out, or the Lease is held
   2  invalid input`,
-	"check": `  0  every check passed (‼ checks may be shown)
+	"check": `  0  every check passed (‼ checks may be shown, unless --fail-on=warning)
   1  the cluster could not be reached
-  2  a ✗ check failed, or invalid input`,
+  2  a ✗ check failed, a ‼ check warned with --fail-on=warning, or invalid input`,
 	"mirror": `  0  every image copied or already there
   1  an image could not be copied (each is named with why: auth, not found, network)
   2  invalid input (a bad --to, --registry or value)`,

@@ -144,7 +144,10 @@ func TestClusterSysdumpOfA2016Install(t *testing.T) {
 	foreign := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "other-vendor", Namespace: "kube-system"},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "other-vendor"}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "other-vendor"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "example.invalid/other:1", Env: []corev1.EnvVar{{Name: "API_TOKEN", Value: token}}}}}}}}
+				// hostNetwork: on this cluster kwok gives pod-network pods its nodes'
+				// podCIDR addresses, which the pre-flight's other-cni rightly names as
+				// another network's (a real 2016 cluster gives them Romana's).
+				Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "c", Image: "example.invalid/other:1", Env: []corev1.EnvVar{{Name: "API_TOKEN", Value: token}}}}}}}}
 	if _, err := c.Client.AppsV1().DaemonSets("kube-system").Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

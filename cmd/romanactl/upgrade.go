@@ -14,7 +14,7 @@ import (
 func newUpgradeCmd(o *rootOptions) *cobra.Command {
 	var vf *valuesFlags
 	var cf *clusterFlags
-	var reset, recreate bool
+	var reset, recreate, allowDowngrade bool
 	cmd := &cobra.Command{
 		Use:   "upgrade",
 		Short: "Upgrade the release, keeping every value you chose before",
@@ -26,9 +26,12 @@ then the values you supplied at the last revision, then this command's flags; so
 When nothing would change (same chart, values and manifests), it says so and writes
 nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 --recreate-root-service is given (a Service's clusterIP is immutable). With --atomic
-(the default) a failed upgrade rolls back to the last good revision.`,
+(the default) a failed upgrade rolls back to the last good revision. An upgrade to an
+older chart than the one that made the newest revision (a newer romanactl made it) is
+refused (exit 2) unless --allow-downgrade is given.`,
 		Example: `  romanactl upgrade --tag=v0.9.3
-  romanactl upgrade --cluster-ip=10.96.99.98 --recreate-root-service`,
+  romanactl upgrade --cluster-ip=10.96.99.98 --recreate-root-service
+  romanactl upgrade --allow-downgrade`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -42,7 +45,7 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 			}
 			cr.client.Registry = images.Options{Insecure: cf.insecure}
 			uo := install.UpgradeOptions{Chart: cr.chart, Values: cr.opts, ResetValues: reset, Env: cr.env, EnvReason: cr.reason,
-				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip}
+				Wait: cf.wait, Timeout: cf.timeout, Atomic: cf.atomic, RecreateRootService: recreate, Skip: cf.skip, AllowDowngrade: allowDowngrade}
 			if cf.pinDigests {
 				res, err := cr.client.UpgradeResolved(ctx, uo)
 				if err != nil {
@@ -76,6 +79,7 @@ nothing: no new revision. A change of romanaRoot.clusterIP is refused unless
 	cf = addClusterFlags(cmd)
 	cmd.Flags().BoolVar(&reset, "reset-values", false, "drop the values supplied at the last revision; use only the chart defaults and this command's")
 	cmd.Flags().BoolVar(&recreate, "recreate-root-service", false, "allow a new romanaRoot.clusterIP by deleting and recreating the romana-root Service within the upgrade")
+	cmd.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "allow an upgrade to an older chart than the one that made the release's newest revision")
 	return cmd
 }
 

@@ -29,6 +29,9 @@ type Client struct {
 	Command string
 	// Registry is how the pre-flight's images-exist reaches registries (--insecure).
 	Registry images.Options
+	// Version is romanactl's own, recorded on the revisions it makes (VersionLabel) and
+	// compared by the pre-flight's version-skew.
+	Version string
 	// Debug receives --debug lines; nil is off.
 	Debug *Debug
 	// adopt: the install in progress takes over objects of no release (migrate).

@@ -266,6 +266,18 @@ func checkPasswordKept(namespace, oldManifest, newManifest string) error {
 }
 
 // lastOrNone is the newest release record, or nil when there is none.
+// Newest is the release's newest revision, or nil when there is none.
+func (c *Client) Newest(ctx context.Context) (*release.Release, error) {
+	last, err := c.newest(ctx)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read release history: %w", err)
+	}
+	return last, nil
+}
+
 func (c *Client) lastOrNone() (*release.Release, error) {
 	last, err := c.Cfg.Releases.Last(ReleaseName)
 	if errors.Is(err, driver.ErrReleaseNotFound) {

@@ -84,7 +84,7 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 		return nil, err
 	}
 	c.adopt = o.Adopt
-	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, o.Skip, "")
+	report, err := c.preflight(ctx, o.Chart, o.Resolved, o.Env, o.EnvReason, o.Skip, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +106,11 @@ func (c *Client) Install(ctx context.Context, o InstallOptions) (*Result, error)
 	// checked against a real API server by the tests and by --dry-run=server.
 	inst.DisableOpenAPIValidation = true
 	inst.TakeOwnership = o.Adopt
-	inst.Labels = waitLabels(1, o.Wait)
-	if !o.Wait {
-		delete(inst.Labels, WaitLabel) // "null" deletes only in an upgrade's merge
+	inst.Labels = waitLabels(1, o.Wait, c.Version)
+	for k, v := range inst.Labels {
+		if v == "null" {
+			delete(inst.Labels, k) // "null" deletes only in an upgrade's merge
+		}
 	}
 	if o.DryRun == "server" {
 		inst.DryRun = true
@@ -259,7 +261,8 @@ func (c *Client) markFailed(rel *release.Release, cause error) error {
 
 // preflight runs the checks and writes the report. manifest is the release the
 // command would apply ("": render it here, client-side).
-func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, skip []string, manifest string) (*Report, error) {
+// last is the release's newest revision (nil for an install).
+func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Resolved, env, reason string, skip []string, manifest string, last *release.Release) (*Report, error) {
 	if manifest == "" {
 		r, err := render.Render(ch, res.Supplied, render.RenderOptions{Namespace: c.Namespace, Validated: true})
 		if err != nil {
@@ -277,6 +280,7 @@ func (c *Client) preflight(ctx context.Context, ch *chart.Chart, res *values.Res
 	report, err := Preflight(ctx, c.Kube, PreflightInput{
 		Namespace: c.Namespace, Env: env, EnvReason: reason, Effective: res.Effective,
 		KubeVersion: ch.Metadata.KubeVersion, Skip: skip, Manifest: manifest, Chart: ch, Registry: c.Registry, Adopt: c.adopt,
+		Last: last, Version: c.Version,
 	})
 	if err != nil {
 		return nil, err

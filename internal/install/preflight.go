@@ -15,6 +15,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/romana/romanactl/internal/images"
 	"github.com/romana/romanactl/internal/values"
@@ -68,18 +69,40 @@ func (r *Report) Failed() []Check {
 	return out
 }
 
+// Warned returns the ‼ checks (not those acknowledged with --skip-check).
+func (r *Report) Warned() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if c.Severity == Warn {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // PreflightError is returned when a ✗ check stops an install or upgrade: invalid input
-// for this cluster, so it exits 2.
-type PreflightError struct{ Report *Report }
+// for this cluster, so it exits 2. With Warnings (check --pre --fail-on=warning) the
+// ‼ checks count too.
+type PreflightError struct {
+	Report   *Report
+	Warnings bool
+}
 
 func (e *PreflightError) Error() string {
 	var lines []string
-	for _, c := range e.Report.Failed() {
-		l := fmt.Sprintf("  ✗ %s: %s", c.Name, c.Message)
+	bad := e.Report.Failed()
+	if e.Warnings {
+		bad = append(bad, e.Report.Warned()...)
+	}
+	for _, c := range bad {
+		l := fmt.Sprintf("  %s %s: %s", c.Severity.Symbol(), c.Name, c.Message)
 		if c.Fix != "" {
 			l += "; " + c.Fix
 		}
 		lines = append(lines, l)
+	}
+	if e.Warnings && len(e.Report.Failed()) == 0 {
+		return fmt.Sprintf("pre-flight warned and --fail-on=warning was given (acknowledge a ‼ check with --skip-check NAME), nothing was changed:\n%s", strings.Join(lines, "\n"))
 	}
 	return fmt.Sprintf("pre-flight failed, nothing was changed:\n%s", strings.Join(lines, "\n"))
 }
@@ -115,6 +138,17 @@ var Checks = []CheckDef{
 			}
 			return []Check{{Name: "kubernetes-version", Severity: Pass, Message: fmt.Sprintf("%s satisfies %s", s.sv.GitVersion, s.in.KubeVersion)}}
 		}},
+	{Name: "version-skew", Marks: "‼", Short: "the release was not made by a newer romanactl or chart than this one",
+		What: "the release's newest revision was not made by a newer chart (its record's chart version) or a newer romanactl (the record's `romanactl.romana.io/version` label) than this binary and its chart; an upgrade from here would take Romana back to the older chart, which `upgrade` refuses without `--allow-downgrade` (exit 2)",
+		run: func(s *pfState) []Check {
+			if s.in.Version == "" {
+				return nil
+			}
+			if s.in.LastErr != nil {
+				return []Check{{Name: "version-skew", Severity: Warn, Message: "cannot tell which chart and romanactl made the release: " + s.in.LastErr.Error(), Fix: "run with rights to read the release's Secrets in the namespace (the permissions check names what is missing)"}}
+			}
+			return []Check{versionSkew(s.in.Last, s.in.Chart, s.in.Version)}
+		}},
 	{Name: "permissions", Marks: "✗", Short: "SelfSubjectAccessReview for every kind and verb an install needs",
 		What: "a SelfSubjectAccessReview for every kind and verb an install needs (DaemonSets, Services, Secrets, ConfigMaps, ServiceAccounts, Pods and romanactl's Lease in the namespace; ClusterRoles and ClusterRoleBindings)",
 		run:  func(s *pfState) []Check { return []Check{permissions(s.ctx, s.cs, s.in.Namespace)} }},
@@ -133,6 +167,15 @@ var Checks = []CheckDef{
 	{Name: "ownership", Marks: "✗", Short: "no object the chart creates exists outside the release",
 		What: "no object the chart creates (DaemonSets, romana-root, the ClusterRole and its binding) already exists outside release `romana`, which would stop Helm half-way; names the Helm release that owns it, or says it belongs to none (e.g. a 2016 `kubectl apply` install)",
 		run:  func(s *pfState) []Check { return []Check{ownership(s.ctx, s.cs, s.in.Namespace, s.in.Adopt)} }},
+	{Name: "other-cni", Marks: "✗", Short: "no other network (Calico, Cilium, Flannel, Weave Net, Antrea, kube-router) runs on the cluster",
+		What: "the cluster has no other network: no DaemonSet of " + otherCNINames() + " in any namespace (by its well-known name, pod label or image), no Node annotation such an agent writes (`projectcalico.org/…`, `flannel.alpha.coreos.com/…`, `io.cilium.network.…`, `node.antrea.io/…`, `kube-router.io/…`), and no running pod, other than hostNetwork ones and Romana's own, with an address outside Romana's range (`services.cidr`, and the `--cidr` of a romana-services already running: an upgrade or a migrate of a 2016 install is not another network). Romana's CNI config must be the only file in `/etc/cni/net.d` (romana/romana#154): see [Moving from another network](#moving-from-another-network)",
+		run: func(s *pfState) []Check {
+			dss, pods, err := otherCNIState(s.ctx, s.cs)
+			if err != nil {
+				return []Check{{Name: "other-cni", Severity: Fail, Message: "cannot tell whether the cluster has another network: " + err.Error(), Fix: "run with rights to list DaemonSets and pods in every namespace"}}
+			}
+			return []Check{otherCNI(s.in.Namespace, s.romanaCIDR, dss, pods, s.nodes)}
+		}},
 	{Name: "datastore-secret", Marks: "✗ / ‼", Short: "datastore.existingSecret, when set, exists with key password",
 		What: "with `datastore.existingSecret`: that Secret exists in the namespace with a non-empty key `password` (✗: romana-services would not start), and holds the same password as a `romana-datastore` Secret kept from an earlier install, if any (‼: the datastore on the hosts was initialised with that one). Without it: the chart generates and keeps its own",
 		run:  func(s *pfState) []Check { return []Check{datastoreSecret(s.ctx, s.cs, s.in.Namespace, s.in.Effective)} }},
@@ -175,6 +218,11 @@ var Checks = []CheckDef{
 	{Name: "address-plan", Marks: "✗", Short: "services.cidr overlaps no service range, node IP or podCIDR",
 		What: "`services.cidr` overlaps neither the service range, nor any node's InternalIP, nor any node's podCIDR",
 		run:  func(s *pfState) []Check { return []Check{addressPlan(s.romanaCIDR, s.svcRange, s.nodes)} }},
+	{Name: "ip-family", Marks: "✗ / ‼", Short: "the cluster is IPv4 (✗ IPv6 only, ‼ dual-stack: IPv6 gets no pod addresses)",
+		What: "Romana is IPv4 only. ✗ for an IPv6-only cluster (the `kubernetes` Service's first IP family is IPv6, or every service range is IPv6) or IPv6-only nodes (IPv6 podCIDRs and no IPv4 InternalIP); ‼ for a dual-stack cluster (a node with podCIDRs of both families, or an IPv6 service range: the ServiceCIDRs where that API is served, else `kubeadm-config`'s `serviceSubnet`), saying what happens to IPv6: pods get no IPv6 address from Romana, so IPv6 Services get no endpoints on its pods",
+		run: func(s *pfState) []Check {
+			return []Check{ipFamily(s.nodes, readServiceRanges(s.ctx, s.cs, s.apis))}
+		}},
 	{Name: "plan-capacity", Marks: "✗", Short: "the address plan has room for every node (services.nodes)",
 		What: "the cluster has no more nodes than `services.nodes`, the address plan's room for nodes: a node beyond it gets no pod addresses. v0.9.3's services fix it at 256",
 		run: func(s *pfState) []Check {
@@ -254,6 +302,12 @@ type PreflightInput struct {
 	Registry images.Options
 	// Adopt: objects of no release are to be taken over (migrate), not a ✗.
 	Adopt bool
+	// Last is the release's newest revision (nil: none), and Version the romanactl
+	// running: version-skew compares them. An empty Version skips the check.
+	Last    *release.Release
+	Version string
+	// LastErr is why Last could not be read (version-skew says so).
+	LastErr error
 }
 
 // registryDeadline bounds images-exist: an air-gapped cluster costs this much, once.

@@ -186,12 +186,12 @@ func TestPreflightFailsWithoutPermissions(t *testing.T) {
 		"romanaRoot": map[string]any{"clusterIP": "10.99.99.99", "port": int64(9600)},
 		"agent":      map[string]any{"clusterIPCIDR": "10.96.0.0/12"},
 	}
-	r, err := Preflight(context.Background(), cs, PreflightInput{Namespace: "kube-system", Env: "kubeadm", Effective: eff})
+	r, err := Preflight(context.Background(), cs, PreflightInput{Namespace: "kube-system", Env: "kubeadm", Effective: eff, Version: "v0.4.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Every check reported is in the one list, in its order (--skip-check and the
-	// README read that list).
+	// README read that list): -o json's "name" is one of those stable names.
 	names := CheckNames(false)
 	last := -1
 	for _, c := range r.Checks {
@@ -200,6 +200,11 @@ func TestPreflightFailsWithoutPermissions(t *testing.T) {
 			t.Errorf("check %s is not in install.Checks, or out of its order", c.Name)
 		}
 		last = i
+	}
+	for _, want := range []string{"version-skew", "other-cni", "ip-family"} {
+		if !slices.ContainsFunc(r.Checks, func(c Check) bool { return c.Name == want }) {
+			t.Errorf("check %s did not run", want)
+		}
 	}
 	// With kops, the three kops checks appear, each named in the list.
 	rk, err := Preflight(context.Background(), cs, PreflightInput{Namespace: "kube-system", Env: "kops", Effective: eff})
@@ -223,6 +228,20 @@ func TestPreflightFailsWithoutPermissions(t *testing.T) {
 	pe := &PreflightError{Report: r}
 	if !values.IsInputError(pe) || !strings.Contains(pe.Error(), "nothing was changed") {
 		t.Errorf("%v", pe)
+	}
+}
+
+// TestPreflightErrorOnWarnings: --fail-on=warning's error names the ‼ checks, and not
+// those acknowledged with --skip-check; it is an input error (exit 2).
+func TestPreflightErrorOnWarnings(t *testing.T) {
+	r := &Report{Checks: []Check{{Name: "a", Severity: Pass}, {Name: "ip-family", Severity: Warn, Message: "dual-stack", Fix: "acknowledge"}, {Name: "romana-compat", Severity: Skipped}}}
+	if len(r.Warned()) != 1 {
+		t.Fatalf("%v", r.Warned())
+	}
+	pe := &PreflightError{Report: r, Warnings: true}
+	msg := pe.Error()
+	if !values.IsInputError(pe) || !strings.Contains(msg, "‼ ip-family: dual-stack; acknowledge") || strings.Contains(msg, "romana-compat") || !strings.Contains(msg, "--fail-on=warning") {
+		t.Errorf("%s", msg)
 	}
 }
 

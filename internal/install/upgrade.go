@@ -37,6 +37,9 @@ type UpgradeOptions struct {
 	// and created again within the upgrade, since clusterIP is immutable.
 	RecreateRootService bool
 	Skip                []string
+	// AllowDowngrade lets the upgrade take the release to an older chart than the one
+	// that made its newest revision (refused otherwise: checkDowngrade).
+	AllowDowngrade bool
 }
 
 // plannedUpgrade is an upgrade computed but not yet applied.
@@ -197,6 +200,9 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDowngrade(p.last, o.Chart, o.AllowDowngrade); err != nil {
+		return nil, err
+	}
 	unverified := p.last.Info.Status == release.StatusDeployed && Unverified(p.last)
 	// Live edits to fields the chart sets (kubectl edit) are put back by the upgrade,
 	// as Helm's three-way patch does; say so first, and do not call it a no-op.
@@ -237,7 +243,7 @@ func (c *Client) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err := checkPasswordKept(c.Namespace, p.last.Manifest, p.dry.Manifest); err != nil {
 		return nil, err
 	}
-	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, o.Skip, p.dry.Manifest)
+	report, err := c.preflight(ctx, o.Chart, p.resolved, o.Env, o.EnvReason, o.Skip, p.dry.Manifest, p.last)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +296,7 @@ func (c *Client) upgradeLocked(ctx context.Context, o UpgradeOptions, p *planned
 	}
 	c.handOver(ctx, p.last.Manifest)
 	up := c.newUpgrade(o)
-	up.Labels = waitLabels(p.last.Version+1, o.Wait)
+	up.Labels = waitLabels(p.last.Version+1, o.Wait, c.Version)
 	rel, err := up.RunWithContext(context.WithoutCancel(ctx), ReleaseName, o.Chart, p.resolved.Supplied)
 	if err != nil && !c.wroteRevision(rel, p.last.Version+1) {
 		// Nothing of ours was stored, so there is nothing to roll back: rolling back

@@ -68,11 +68,17 @@ func good(r *release.Release) bool {
 // waitLabels are the custom labels of a revision about to be created as version:
 // marked to be waited for, or (without the wait) with the copied mark removed ("null"
 // deletes a label in Helm's merge).
-func waitLabels(version int, wait bool) map[string]string {
+// VersionLabel says which romanactl made it ("null" when its version cannot be a label
+// value, so that a copied one is not taken for this romanactl's).
+func waitLabels(version int, wait bool, by string) map[string]string {
+	l := map[string]string{WaitLabel: "null", MadeLabel: strconv.Itoa(version), VersionLabel: "null"}
 	if wait {
-		return map[string]string{WaitLabel: strconv.Itoa(version), MadeLabel: strconv.Itoa(version)}
+		l[WaitLabel] = strconv.Itoa(version)
 	}
-	return map[string]string{WaitLabel: "null", MadeLabel: strconv.Itoa(version)}
+	if v := labelVersion(by); v != "" {
+		l[VersionLabel] = v
+	}
+	return l
 }
 
 // markVerified appends VerifiedSuffix to the stored description of rel once its wait
@@ -115,6 +121,11 @@ func (c *Client) setWaitLabel(rel *release.Release, wait bool) error {
 		stored.Labels = map[string]string{}
 	}
 	stored.Labels[MadeLabel] = strconv.Itoa(rel.Version)
+	if v := labelVersion(c.Version); v != "" {
+		stored.Labels[VersionLabel] = v
+	} else {
+		delete(stored.Labels, VersionLabel)
+	}
 	if wait {
 		stored.Labels[WaitLabel] = strconv.Itoa(rel.Version)
 	} else {
