@@ -304,8 +304,14 @@ func (n *ProcessNode) syncPods(ctx context.Context) {
 				}(p.UID, r, *p)
 				n.pods[p.UID] = &podRun{cancel: func() {}, done: r.done}
 			} else {
-				n.pods[p.UID] = &podRun{cancel: func() {}, done: make(chan struct{})}
-				go n.deletePod(*p)
+				// A pod deleted before this node started it: nothing runs, so its done
+				// closes once the pod is removed (Stop waits on every run's done).
+				done := make(chan struct{})
+				n.pods[p.UID] = &podRun{cancel: func() {}, done: done}
+				go func(p corev1.Pod) {
+					defer close(done)
+					n.deletePod(p)
+				}(*p)
 			}
 		case !known && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed:
 			pctx, cancel := context.WithCancel(ctx)
