@@ -274,19 +274,30 @@ func ratio(a, b time.Duration) string {
 // cniMarkdown is the figures' part of the "CNI plugin: ADD and DEL" section.
 func cniMarkdown(ours, theirs *cniTimes) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| plugin | node | pods | ADD median | ADD p99 | DEL median | DEL p99 | ADD vs upstream | DEL vs upstream |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| plugin | node | pods | ADD median | ADD p99 | DEL median | DEL p99 | ADD vs upstream | DEL vs upstream | failed, tried again |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name, node string, r *cniTimes) {
 		ra, rd := "—", "—"
 		if theirs != nil {
 			ra, rd = ratio(median(r.Add), median(theirs.Add)), ratio(median(r.Del), median(theirs.Del))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", name, node, len(r.Add), ms(median(r.Add)), ms(p99(r.Add)), ms(median(r.Del)), ms(p99(r.Del)), ra, rd)
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %d |\n", name, node, len(r.Add), ms(median(r.Add)), ms(p99(r.Add)), ms(median(r.Del)), ms(p99(r.Del)), ra, rd, len(r.Failures))
 	}
 	row("romanactl (`romana-cni`)", "containerd-style", ours)
 	if theirs != nil {
 		row("upstream (wrapper + `quay.io/romana/cni` script)", "Docker-style", theirs)
 	} else {
-		b.WriteString("| upstream | Docker-style | — | not measured: the run failed | | | | | |\n")
+		b.WriteString("| upstream | Docker-style | — | not measured: the run failed | | | | | | |\n")
+	}
+	for _, r := range []*cniTimes{ours, theirs} {
+		if r == nil {
+			continue
+		}
+		for _, f := range r.Failures {
+			if f = strings.Join(strings.Fields(f), " "); len(f) > 300 {
+				f = f[:300] + "…"
+			}
+			fmt.Fprintf(&b, "\nFailed and tried again (the time kept is the successful try's): `%s`\n", f)
+		}
 	}
 	goal := "met"
 	if median(ours.Add) > 50*time.Millisecond {
