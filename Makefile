@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CGO_ENABLED ?= 0
 export CGO_ENABLED
 
-.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push romana-cni image image-push FORCE controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden docs release fuzz bench bench-scale lint fmt clean
+.PHONY: romana-bin host-tools help demo mirror-demo build helm helm4 chart-package chart-push romana-cni image image-push FORCE controlplane cluster-bin cluster-up cluster-down test test-cluster test-matrix test-unit chaos golden docs release fuzz bench bench-scale bench-cni lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -171,6 +171,9 @@ bench: build helm controlplane cluster-bin ## benchmark romanactl against helm; 
 
 bench-scale: build controlplane ## romanactl at 10, 100 and 1,000 simulated nodes (SIZES=10,100 for fewer); writes the "At scale" section of docs/benchmarks.md
 	hack/bench-scale.sh
+
+bench-cni: build controlplane romana-bin romana-cni ## the CNI plugin's ADD and DEL time over 100 pods on the real-program tier, romanactl's plugin next to v0.9.3.5's (as root; two real clusters, under 15 min); writes the "CNI plugin: ADD and DEL" section of docs/benchmarks.md
+	hack/bench-cni.sh
 
 lint: helm ## helm lint the chart with every environment
 	for f in chart/env/*.yaml; do $(BIN)/helm lint ./chart -f $$f || exit 1; done
