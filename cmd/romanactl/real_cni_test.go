@@ -59,9 +59,8 @@ func TestClusterRealCNIPlugin(t *testing.T) {
 	// wrapper script) and its config, on every node.
 	for _, name := range nodes {
 		root := rc.nodes.Node(name).Root
-		bin, err := os.ReadFile(filepath.Join(root, "opt/cni/bin/romana"))
-		if err != nil || !bytes.HasPrefix(bin, []byte("\x7fELF")) {
-			t.Errorf("%s: /opt/cni/bin/romana is not romanactl's plugin (%v): %.40q", name, err, bin)
+		if err := rc.romanactlPlugin(name); err != nil {
+			t.Error(err)
 		}
 		conf, err := os.ReadFile(filepath.Join(root, "etc/cni/net.d/10-romana.conf"))
 		if err != nil || !strings.Contains(string(conf), `"romanactl"`) || !strings.Contains(string(conf), "http://10.99.99.99:9600") {
@@ -246,6 +245,21 @@ func expectAgentPyDrop(t *testing.T, rc *realCluster, from *corev1.Pod, node str
 		t.Errorf("%s (%s) reached %s (%s) across nodes after the agents restarted: agent.py's tenant match works here, so the compat note is stale\n%s", from.Name, from.Status.PodIP, to.Name, to.Status.PodIP, out)
 	}
 	t.Logf("a new connection from %s on %s to %s on %s after the agents restarted: dropped, as chart/compat.yaml says (agent.py's tenant match)", from.Name, from.Spec.NodeName, to.Name, node)
+}
+
+// romanactlPlugin says why the node's /opt/cni/bin/romana is not romanactl's plugin (a
+// static binary, where v0.9.3.5's is the docker wrapper script), or nil when it is.
+func (rc *realCluster) romanactlPlugin(node string) error {
+	path := filepath.Join(rc.nodes.Node(node).Root, "opt/cni/bin/romana")
+	bin, err := os.ReadFile(path)
+	if err == nil && bytes.HasPrefix(bin, []byte("\x7fELF")) {
+		return nil
+	}
+	var written string
+	if st, serr := os.Stat(path); serr == nil {
+		written = " (written " + st.ModTime().Format(time.TimeOnly) + ")"
+	}
+	return fmt.Errorf("%s: /opt/cni/bin/romana%s is not romanactl's plugin (%v): %.40q", node, written, err, bin)
 }
 
 // waitBlocks waits until topology lists every node at its address, and returns each

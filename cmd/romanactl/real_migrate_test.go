@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -127,22 +124,8 @@ func TestClusterRealMigrate(t *testing.T) {
 	// agent installed, and its node reaches it; a new connection from another node's
 	// pod to it is dropped by the restarted agents' policy rules (expectAgentPyDrop).
 	for _, name := range []string{cp, w0, w1} {
-		bin, err := os.ReadFile(filepath.Join(rc.nodes.Node(name).Root, "opt/cni/bin/romana"))
-		if err != nil || !bytes.HasPrefix(bin, []byte("\x7fELF")) {
-			ps, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,sid,lstart,args").CombinedOutput()
-			var agents []string
-			for _, l := range strings.Split(string(ps), "\n") {
-				if strings.Contains(l, "romana-agent") || strings.Contains(l, "supervisord") || strings.Contains(l, "sleep") {
-					agents = append(agents, l)
-				}
-			}
-			st, _ := os.Stat(filepath.Join(rc.nodes.Node(name).Root, "opt/cni/bin/romana"))
-			var mod time.Time
-			if st != nil {
-				mod = st.ModTime()
-			}
-			t.Errorf("%s: after migrate, /opt/cni/bin/romana (written %s) is not romanactl's plugin (%v): %.40q\nprocesses:\n%s\npods:\n%s", name, mod.Format(time.TimeOnly), err, bin,
-				strings.Join(agents, "\n"), rc.podsOn(t, name))
+		if err := rc.romanactlPlugin(name); err != nil {
+			t.Errorf("after migrate, %v\npods on the node:\n%s", err, rc.podsOn(t, name))
 		}
 	}
 	d := rc.startPod(t, ctx, "new-d", w1)
