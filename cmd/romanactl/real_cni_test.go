@@ -164,7 +164,9 @@ func TestClusterRealCNIPlugin(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if attach = cur.Status.Message; !strings.Contains(attach, "FailedCreatePodSandBox") {
+		// The runtime retries a failed sandbox: a first try can still meet romanactl's
+		// plugin while worker-1's agent restarts, so wait for the wrapper's failure.
+		if attach = cur.Status.Message; !strings.Contains(attach, "FailedCreatePodSandBox") || !strings.Contains(attach, "docker: not found") {
 			return fmt.Errorf("pod %s: %s %q", e.Name, cur.Status.Phase, attach)
 		}
 		return nil
