@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/romana/romanactl/internal/install"
@@ -24,6 +26,54 @@ import (
 	"github.com/romana/romanactl/internal/testcluster"
 	"github.com/romana/romanactl/internal/upstream"
 )
+
+// churnStatus writes the named DaemonSets' status every 10 ms, as the DaemonSet
+// controller does when pods change, so that any read-then-write of them races with
+// it. The status written is read first and changes a counter no one reads
+// (numberMisscheduled). The returned func stops it and says how many writes landed.
+func churnStatus(t *testing.T, names ...string) func() int {
+	t.Helper()
+	// A client of its own, unthrottled: the shared one's rate limit (5 a second) is
+	// too slow to make the race.
+	cfg := rest.CopyConfig(shared.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		dss := client.AppsV1().DaemonSets("kube-system")
+		for ctx.Err() == nil {
+			for _, name := range names {
+				d, err := dss.Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					continue
+				}
+				d.Status.NumberMisscheduled = 1 - d.Status.NumberMisscheduled
+				if _, err := dss.UpdateStatus(ctx, d, metav1.UpdateOptions{}); err == nil {
+					n++
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var n int
+	stopped := false
+	stop := func() int {
+		if !stopped {
+			stopped = true
+			cancel()
+			n = <-done
+		}
+		return n
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
 
 // applySpec applies an original manifest to the shared cluster as a 2016 install was
 // made (applySpecTo), with the datastore password pw. edit may change a DaemonSet first.
@@ -199,6 +249,13 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 	svc, _ := c.Client.CoreV1().Services("kube-system").Get(ctx, "romana-root", metav1.GetOptions{})
 	uid["romana-root"] = string(svc.UID)
 
+	// The DaemonSet controller writes both DaemonSets' status as their pods come and
+	// go; CI once saw the plan refuse romana-agent on the conflict that makes (a read,
+	// then a replace with its resourceVersion). Status written here all the time
+	// while migrate plans makes that race happen on every run. It stops before the
+	// migrate itself: at this pace the controller's own status writes would lose
+	// every race, and migrate's wait reads them.
+	stopChurn := churnStatus(t, "romana-agent", "romana-services")
 	// The dry run is a short plan, then the values: no diff, no hook.
 	r = mustOK(t, rc(t, "migrate", "--dry-run", "--debug"))
 	for _, want := range []string{"environment kubeadm", "Plan: take it over in place as revision 1 of release romana",
@@ -254,6 +311,9 @@ func TestClusterMigrateKubeadmSpec(t *testing.T) {
 		assertNoPassword(t, "migrate --dry-run -o yaml", y, pw)
 	}
 
+	if n := stopChurn(); n < 10 {
+		t.Errorf("only %d status writes while migrate planned: the race was not made", n)
+	}
 	r = mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m", "--debug"))
 	if !strings.Contains(r.stdout, "Migrated: release romana, revision 1, deployed") || !strings.Contains(r.stdout, "To rotate it") {
 		t.Fatalf("migrate:\n%s%s", r.stdout, r.stderr)

@@ -305,7 +305,10 @@ func (c *Client) serverDryRun(manifest string) error {
 		h := resource.NewHelper(info.Client, info.Mapping).DryRun(true)
 		if _, err := h.Create(info.Namespace, true, info.Object); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				_, err = h.Replace(info.Namespace, info.Name, true, info.Object)
+				// Not overwrite, which reads the resourceVersion and then writes it
+				// (a controller's status write in between is a conflict): the rendered
+				// object has none, an unconditional update, as in kept.go.
+				_, err = h.Replace(info.Namespace, info.Name, false, info.Object)
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s %s: %w", info.Mapping.GroupVersionKind.Kind, info.Name, err))

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/cli-runtime/pkg/resource"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/romana/romanactl/internal/migrate"
@@ -188,25 +189,31 @@ func (c *Client) WritePasswordSecret(ctx context.Context, password string) error
 // installed (the entrypoint installs it wherever they are mounted).
 func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]string, cniPlugin string) error {
 	dss := c.Kube.AppsV1().DaemonSets(c.Namespace)
-	ds, err := dss.Get(ctx, "romana-services", metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		// a static Pod: the release leaves it alone
-	case err != nil:
-		return err
-	case prepareServices(ds, nodeSelector):
-		if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
-			return fmt.Errorf("point romana-services at Secret %s: %w", PasswordSecret, err)
-		}
-	}
-	agent, err := dss.Get(ctx, "romana-agent", metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return err
-	case prepareAgent(agent, cniPlugin):
-		if _, err := dss.Update(ctx, agent, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
-			return fmt.Errorf("remove the CNI directories' mounts from romana-agent (cni.plugin=%s): %w", cniPlugin, err)
+	// Each change is a read, a change and an update, retried on a conflict: the
+	// DaemonSet controller writes the status of both while their pods come and go, and
+	// an update from a stale read is refused.
+	for _, p := range []struct {
+		name, what string
+		change     func(*appsv1.DaemonSet) bool
+	}{
+		{"romana-services", "point romana-services at Secret " + PasswordSecret, func(ds *appsv1.DaemonSet) bool { return prepareServices(ds, nodeSelector) }},
+		{"romana-agent", "remove the CNI directories' mounts from romana-agent (cni.plugin=" + cniPlugin + ")", func(ds *appsv1.DaemonSet) bool { return prepareAgent(ds, cniPlugin) }},
+	} {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			ds, err := dss.Get(ctx, p.name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil // romana-services as a static Pod: the release leaves it alone
+			case err != nil:
+				return err
+			case !p.change(ds):
+				return nil
+			}
+			_, err = dss.Update(ctx, ds, metav1.UpdateOptions{FieldManager: FieldManager})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.what, err)
 		}
 	}
 	drop := []byte(`{"metadata":{"annotations":{"` + LastApplied + `":null}}}`)
@@ -415,6 +422,10 @@ func (c *Client) TakeOverDiff(ctx context.Context, manifest string, nodeSelector
 		if err := target.UnmarshalJSON(merged); err != nil {
 			return nil, err
 		}
+		// Without a resourceVersion the dry run replaces whatever is current: the
+		// DaemonSet controller writes status between the read and this call, and the
+		// diff is of the spec, so a conflict would refuse a take-over that works.
+		target.SetResourceVersion("")
 		a := AdoptedObject{Object: o.key}
 		change := "taken over in place"
 		afterJSON := merged
