@@ -41,6 +41,28 @@ type fakeRomana struct {
 	namespaceFails bool // GET /namespaces answers 500
 	agentStatus    int  // POST /pod answers this status
 	isolation      bool // the namespace has DefaultDeny
+
+	// meet, when set, makes POST /endpoints and GET /namespaces each wait (up to
+	// 2 s, outside mu) for the other to arrive, answering 500 when it does not: a
+	// plugin asking one after the other fails.
+	meet *rendezvous
+}
+
+type rendezvous struct{ endpoints, namespaces chan struct{} }
+
+func newRendezvous() *rendezvous {
+	return &rendezvous{endpoints: make(chan struct{}), namespaces: make(chan struct{})}
+}
+
+// arrive says that mine came and waits for other.
+func (m *rendezvous) arrive(mine, other chan struct{}) bool {
+	close(mine)
+	select {
+	case <-other:
+		return true
+	case <-time.After(2 * time.Second):
+		return false
+	}
 }
 
 func newFakeRomana(t *testing.T, ln net.Listener) *fakeRomana {
@@ -56,6 +78,21 @@ func newFakeRomana(t *testing.T, ln net.Listener) *fakeRomana {
 }
 
 func (f *fakeRomana) serve(w http.ResponseWriter, r *http.Request) {
+	if m := f.meet; m != nil {
+		var ok bool
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/endpoints":
+			ok = m.arrive(m.endpoints, m.namespaces)
+		case r.Method == "GET" && r.URL.Path == "/namespaces":
+			ok = m.arrive(m.namespaces, m.endpoints)
+		default:
+			ok = true
+		}
+		if !ok {
+			http.Error(w, "asked alone: the other request did not come within 2s", 500)
+			return
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)

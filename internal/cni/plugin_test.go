@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -209,6 +210,24 @@ func wantCNIError(t *testing.T, err error, code uint, msg ...string) {
 		if !strings.Contains(e.Error(), m) {
 			t.Errorf("error %q: want it to name %q", e.Error(), m)
 		}
+	}
+}
+
+// TestAddAsksAtOnce: the namespace's isolation is asked for while ipam allocates, not
+// after (kube-cni-proxy runs a kubectl process for each; docs/benchmarks.md). The fake
+// answers each only when the other has arrived.
+func TestAddAsksAtOnce(t *testing.T) {
+	n := newNode(t)
+	f := newFakeRomana(t, nil)
+	f.meet = newRendezvous()
+	p := &Plugin{Hostname: "node-1"}
+	var steps []string
+	p.Observe = func(step string, _ time.Duration) { steps = append(steps, step) }
+	if _, err := n.call(t, p, "ADD", cmdArgs(f.conf("1.0.0"), newNetnsPod(t), "web-0")); err != nil {
+		t.Fatalf("ADD: %v", err)
+	}
+	if got := strings.Join(steps, " "); !strings.Contains(got, "isolation") || !strings.Contains(got, "ipam") {
+		t.Errorf("observed steps %q: want ipam and isolation among them", got)
 	}
 }
 
