@@ -3,7 +3,7 @@
 // With CNI_COMMAND set it is the plugin (ADD, DEL, CHECK, VERSION), installed on a node
 // as /opt/cni/bin/romana. Otherwise:
 //
-//	romana-cni install --cni-bin-dir=DIR --cni-conf-dir=DIR --romana-root=URL [--segment-label-name=NAME] [--agent-url=URL]
+//	romana-cni install --cni-bin-dir=DIR --cni-conf-dir=DIR --romana-root=URL [--segment-label-name=NAME] [--agent-url=URL] [--log-file=PATH]
 //	romana-cni version
 //
 // install copies this binary to DIR/romana and writes DIR/10-romana.conf (the agent
@@ -27,14 +27,14 @@ import (
 var version = "dev"
 
 const usage = `usage:
-  romana-cni install --cni-bin-dir=DIR --cni-conf-dir=DIR --romana-root=URL [--segment-label-name=NAME] [--agent-url=URL]
+  romana-cni install --cni-bin-dir=DIR --cni-conf-dir=DIR --romana-root=URL [--segment-label-name=NAME] [--agent-url=URL] [--log-file=PATH]
   romana-cni version
   (with CNI_COMMAND set: the CNI plugin)`
 
 func main() {
 	if os.Getenv("CNI_COMMAND") != "" {
 		p := &cni.Plugin{}
-		skel.PluginMainFuncs(skel.CNIFuncs{Add: p.Add, Del: p.Del, Check: p.Check}, cni.VersionInfo(),
+		skel.PluginMainFuncs(p.Funcs(), cni.VersionInfo(),
 			"romana-cni "+version+": Romana v0.9.3.5's CNI plugin, by romanactl")
 		return
 	}
@@ -68,6 +68,7 @@ func install(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("romana-root", "", "romana-root's URL (e.g. http://10.96.0.99:9600)")
 	seg := fs.String("segment-label-name", cni.DefaultSegmentLabel, "the pod label that names its Romana segment")
 	agent := fs.String("agent-url", cni.DefaultAgentURL, "the agent's URL on every node")
+	logFile := fs.String("log-file", cni.DefaultLogFile, "the plugin's log on the node, a line per command (empty: none)")
 	bad := func(msg string) int {
 		fmt.Fprintf(stderr, "Error: install: %s\n%s\n", msg, usage)
 		return 2
@@ -102,7 +103,7 @@ func install(args []string, stdout, stderr io.Writer) int {
 	if *seg == "" {
 		return bad(`--segment-label-name "": must not be empty`)
 	}
-	opts := cni.ConfOptions{RomanaRoot: *root, SegmentLabelName: *seg, AgentURL: *agent, Version: version}
+	opts := cni.ConfOptions{RomanaRoot: *root, SegmentLabelName: *seg, AgentURL: *agent, LogFile: *logFile, Version: version}
 	if _, err := cni.RenderConf(opts); err != nil {
 		return bad(err.Error())
 	}

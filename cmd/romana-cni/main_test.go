@@ -56,7 +56,7 @@ func TestInstall(t *testing.T) {
 		t.Fatalf("the written configuration: %v\n%s", err, c)
 	}
 	if nc.CNIVersion != "1.0.0" || nc.RomanaRoot != "http://10.96.0.99:9600" || nc.SegmentLabelName != "romanaSegment" ||
-		nc.AgentURL != "http://127.0.0.1:9604" || nc.Romanactl == nil || nc.Romanactl.Version != version {
+		nc.AgentURL != "http://127.0.0.1:9604" || nc.LogFile != cni.DefaultLogFile || nc.Romanactl == nil || nc.Romanactl.Version != version {
 		t.Errorf("the written configuration:\n%s", c)
 	}
 }
@@ -74,6 +74,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"install", "--cni-bin-dir=/x", "--cni-conf-dir=/y", "--romana-root=romana-root"}, 2, `--romana-root "romana-root": not an http(s) URL`},
 		{[]string{"install", "--cni-bin-dir=/x", "--cni-conf-dir=/y", "--romana-root=http://a:1", "--agent-url=:9604"}, 2, `--agent-url ":9604"`},
 		{[]string{"install", "--cni-bin-dir=/x", "--cni-conf-dir=/y", "--romana-root=http://a:1", "--segment-label-name="}, 2, `--segment-label-name "": must not be empty`},
+		{[]string{"install", "--cni-bin-dir=/x", "--cni-conf-dir=/y", "--romana-root=http://a:1", "--log-file=romana-cni.log"}, 2, `log_file "romana-cni.log": not an absolute path`},
 		{[]string{"install", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"install", "--cni-bin-dir=/nonexistent/bin", "--cni-conf-dir=/y", "--romana-root=http://a:1"}, 1, "write /nonexistent/bin/romana"},
 	}

@@ -116,6 +116,13 @@ func TestClusterRealCNIPlugin(t *testing.T) {
 	if got, err := rc.ipamInUse(t, d.Status.PodIP); err != nil || got != "0" {
 		t.Errorf("after DEL, ipam's endpoint %s is to be free: %q (%v)", d.Status.PodIP, got, err)
 	}
+	// The plugin's log on the node holds each of those commands, as the runtime ran them.
+	logb, _ := os.ReadFile(filepath.Join(wn.Root, "var/log/romana-cni.log"))
+	for _, want := range []string{" ADD default/pod-d container=", " ok " + d.Status.PodIP + "/32 on veth0-", " CHECK default/pod-d ", "error 105 (", " DEL default/pod-d "} {
+		if !strings.Contains(string(logb), want) {
+			t.Errorf("%s's /var/log/romana-cni.log lacks %q:\n%s", w1, want, logb)
+		}
+	}
 
 	// Upgrades while a pings b every 0.2 s.
 	ping, err := rc.nodes.Node(w0).ContainerCommand(a.UID, "main", "ping", "-i", "0.2", "-w", "600", "-W", "1", b.Status.PodIP)

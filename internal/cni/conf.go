@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path/filepath"
 
 	"github.com/containernetworking/cni/pkg/types"
 )
@@ -37,6 +38,7 @@ type NetConf struct {
 	RomanaRoot       string  `json:"romana_root"`
 	SegmentLabelName string  `json:"segment_label_name"`
 	AgentURL         string  `json:"agent_url,omitempty"`
+	LogFile          string  `json:"log_file,omitempty"`
 	Romanactl        *Marker `json:"romanactl,omitempty"`
 }
 
@@ -73,6 +75,9 @@ func ParseConf(data []byte) (*NetConf, error) {
 	} else if err := CheckURL(c.AgentURL); err != nil {
 		probs = append(probs, fmt.Sprintf("agent_url %q: %v", c.AgentURL, err))
 	}
+	if c.LogFile != "" && !filepath.IsAbs(c.LogFile) {
+		probs = append(probs, fmt.Sprintf("log_file %q: not an absolute path (the runtime's working directory is unknown), e.g. %s", c.LogFile, DefaultLogFile))
+	}
 	if len(probs) > 0 {
 		d := probs[0]
 		for _, p := range probs[1:] {
@@ -104,6 +109,7 @@ type ConfOptions struct {
 	RomanaRoot       string
 	SegmentLabelName string // default romanaSegment
 	AgentURL         string // default http://127.0.0.1:9604
+	LogFile          string // the plugin's log on the node; empty: no log
 	Version          string // the plugin's version, for the marker
 }
 
@@ -123,11 +129,12 @@ func RenderConf(o ConfOptions) ([]byte, error) {
 		RomanaRoot       string `json:"romana_root"`
 		SegmentLabelName string `json:"segment_label_name"`
 		AgentURL         string `json:"agent_url"`
+		LogFile          string `json:"log_file,omitempty"`
 		IPAM             struct {
 			Type string `json:"type"`
 		} `json:"ipam"`
 		Romanactl Marker `json:"romanactl"`
-	}{ConfCNIVersion, NetworkName, PluginType, o.RomanaRoot, o.SegmentLabelName, o.AgentURL,
+	}{ConfCNIVersion, NetworkName, PluginType, o.RomanaRoot, o.SegmentLabelName, o.AgentURL, o.LogFile,
 		struct {
 			Type string `json:"type"`
 		}{IPAMType}, Marker{o.Version}}

@@ -44,6 +44,10 @@ type Plugin struct {
 	// "root" (the service list), "ipam", "veth" (the pair, address and routes),
 	// "isolation", "agent"; and DEL's "veth-del", "ipam", "agent".
 	Observe func(step string, d time.Duration)
+
+	// attached is ADD's outcome for the log ("10.112.0.3/32 on veth0-…"), set when
+	// the ADD succeeded.
+	attached string
 }
 
 // podArgs are the CNI_ARGS the plugin needs.
@@ -248,6 +252,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 	if err := out.PrintTo(p.stdout()); err != nil {
 		return cniErr(types.ErrIOFailure, "write result", "%v", err)
 	}
+	p.attached = fmt.Sprintf("%s/32 on %s", addr, hostName)
 	return nil
 }
 

@@ -328,6 +328,7 @@ func TestBadConfig(t *testing.T) {
 		{"romana_root", nil, `romana_root "": must be set`},
 		{"segment_label_name", "", `segment_label_name "": must be set`},
 		{"agent_url", "localhost:9604", `agent_url "localhost:9604": not an http(s) URL`},
+		{"log_file", "romana-cni.log", `log_file "romana-cni.log": not an absolute path`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+fmt.Sprint(tt.val), func(t *testing.T) {
