@@ -88,6 +88,9 @@ func TestClusterSysdump(t *testing.T) {
 	if logFailures == 0 {
 		t.Errorf("kwok pods have no container logs, yet no log failure is recorded: %+v\n%s", idx.Failed, files["index.json"])
 	}
+	if !strings.Contains(files["preflight.json"], `"version-skew"`) || !strings.Contains(files["preflight.json"], "made with chart romana") {
+		t.Errorf("preflight.json lacks version-skew's check of the release:\n%s", files["preflight.json"])
+	}
 	if !strings.Contains(files["release/history.json"], `"romanaVersion": "v0.9.3.5"`) {
 		t.Errorf("release/history.json lacks the tag revision 1 deployed:\n%s", files["release/history.json"])
 	}

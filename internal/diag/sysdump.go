@@ -232,8 +232,11 @@ func (d *dump) collect(ctx context.Context) error {
 			return nil, err
 		}
 		env, _ := eff["environment"].(string)
+		// version-skew too: a bundle from a release that a newer romanactl made says so.
+		last, lastErr := d.c.Newest(ctx)
 		r, err := install.Preflight(ctx, cs, install.PreflightInput{Namespace: ns, Env: env, EnvReason: "from the values",
-			Effective: eff.AsMap(), KubeVersion: ch.Metadata.KubeVersion, Manifest: m, Chart: ch})
+			Effective: eff.AsMap(), KubeVersion: ch.Metadata.KubeVersion, Manifest: m, Chart: ch,
+			Last: last, LastErr: lastErr, Version: d.c.Version})
 		if err != nil {
 			return nil, err
 		}
