@@ -244,3 +244,28 @@ func toLegacyManager(t *testing.T) {
 		t.Fatal("the rename to the legacy manager did not take: the test would prove nothing")
 	}
 }
+
+// TestClusterHelm4ServerSideAfterMigrate: a release that migrate made from a 2016
+// install moves to helm 4's server-side apply in the same one step, and a later
+// server-side upgrade that changes every container's image works too: `kubectl apply`
+// wrote those objects (manager kubectl-client-side-apply), and a claim of that
+// manager left on a field conflicts as soon as an apply changes its value.
+func TestClusterHelm4ServerSideAfterMigrate(t *testing.T) {
+	originalSpecs(t)
+	cluster(t)
+	helm4Binary(t)
+	ssa := []string{"upgrade", "romana", "./chart", "-n", "kube-system", "--reuse-values", "--server-side=true", "--wait", "--timeout", "60s"}
+	applySpec(t, "romana-kubeadm.yml", testPassword(t), nil)
+	t.Cleanup(func() { cleanup(t) })
+	r := mustOK(t, rc(t, "migrate", "--skip-check", "images-exist", "--timeout=2m"))
+	if !strings.Contains(r.stdout, `Handed the fields kubectl wrote (field managers kubectl-*) to field manager "helm"`) {
+		t.Errorf("migrate does not say it handed kubectl's fields to helm:\n%s", r.stdout)
+	}
+	assertNoManager(t, "kubectl-client-side-apply")
+	helm4(t, ssa...)
+	helm4(t, append(ssa, "--set", "image.tag=v0.9.2")...)
+	if img := ds(t, "romana-agent").Spec.Template.Spec.Containers[0].Image; img != "quay.io/romana/agent:v0.9.2" {
+		t.Errorf("after helm4's server-side upgrade to v0.9.2, the agent runs %s", img)
+	}
+	mustOK(t, rc(t, "status"))
+}

@@ -221,6 +221,8 @@ func printTakeOver(w io.Writer, plan *install.TakeOverPlan, d *migrate.Derived, 
 		revisions = ", and the ControllerRevisions of romana-services from before the take-over, which hold it too"
 	}
 	fmt.Fprintf(w, "  %s kubectl's last-applied annotation, which holds the 2016 password in plain text, from every object taken over%s.\n", tense("Remove", "Removed"), revisions)
+	fmt.Fprintf(w, "  %s the fields kubectl wrote (field managers kubectl-*) to field manager %q, as if Helm had written them: helm 4's `helm upgrade --server-side=true` then owns them alone.\n",
+		tense("Hand", "Handed"), install.FieldManager)
 }
 
 // changeList joins changed fields for a line, those of the pod spec after "pod spec:",

@@ -186,12 +186,18 @@ func TestClusterRealCNIPlugin(t *testing.T) {
 	}
 	// Back to romanactl's plugin; a pod created during the rollout gets an address,
 	// and so does the one the upstream plugin could not attach.
+	// pod-f is created while the agents roll. Its sandbox fails while worker-0's agent
+	// is down (code 11, agent unreachable), and the runtime retries with a back-off
+	// that doubles up to 60 s, as the kubelet's does: CI once saw the try after the
+	// rollout come later than two minutes after the pod. So the bound runs from the
+	// rollout's end, and allows one full back-off.
 	done := make(chan result, 1)
 	go func() { done <- upgrade("--cni-plugin=romanactl") }()
-	f := rc.startPod(t, ctx, "pod-f", w0)
+	rc.createPod(t, ctx, "pod-f", w0)
 	if r := <-done; r.code != 0 {
 		t.Error("upgrade --cni-plugin=romanactl failed")
 	}
+	f := rc.waitPod(t, ctx, "pod-f", w0, 2*time.Minute)
 	if err := eventually(ctx, 2*time.Minute, func() error {
 		cur, err := rc.Client.CoreV1().Pods("default").Get(ctx, e.Name, metav1.GetOptions{})
 		if err != nil || cur.Status.PodIP == "" {

@@ -502,13 +502,26 @@ func hostsGateway(hosts []romanaHost, name string) string {
 // one the node knows) and waits for its address.
 func (rc *realCluster) startPod(t *testing.T, ctx context.Context, name, node string) *corev1.Pod {
 	t.Helper()
+	rc.createPod(t, ctx, name, node)
+	return rc.waitPod(t, ctx, name, node, 2*time.Minute)
+}
+
+// createPod creates a pod that sleeps, bound to node, and returns at once.
+func (rc *realCluster) createPod(t *testing.T, ctx context.Context, name, node string) {
+	t.Helper()
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.PodSpec{NodeName: node, AutomountServiceAccountToken: ptrTo(false),
 		Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/e2e-test-images/agnhost:2.53", Command: []string{"sleep", "3600"}}}}}
 	if _, err := rc.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitPod waits up to d for the pod to run with an address, and fails the test with
+// the node's plugin log and the services' logs when it does not.
+func (rc *realCluster) waitPod(t *testing.T, ctx context.Context, name, node string, d time.Duration) *corev1.Pod {
+	t.Helper()
 	var got *corev1.Pod
-	if err := eventually(ctx, 2*time.Minute, func() error {
+	if err := eventually(ctx, d, func() error {
 		cur, err := rc.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err

@@ -66,7 +66,7 @@ func (c *Client) handOverFields(ctx context.Context, manifest string) (int, erro
 		if o.live == nil {
 			continue
 		}
-		merged, changed, err := handedOver(o.live.GetManagedFields())
+		merged, changed, err := handedOver(o.live.GetManagedFields(), isLegacy)
 		if err != nil {
 			return n, fmt.Errorf("%s: read its managed fields: %w", o.key, err)
 		}
@@ -89,18 +89,29 @@ func (c *Client) handOverFields(ctx context.Context, manifest string) (int, erro
 	return n, nil
 }
 
-// handedOver is entries with LegacyFieldManager's top-level Update entries merged into
-// FieldManager's; changed is false when there was none.
-func handedOver(entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedFieldsEntry, bool, error) {
-	isLegacy := func(e metav1.ManagedFieldsEntry) bool {
-		return e.Manager == LegacyFieldManager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == ""
-	}
-	if !slices.ContainsFunc(entries, isLegacy) {
+// isLegacy picks LegacyFieldManager's top-level Update entries.
+func isLegacy(e metav1.ManagedFieldsEntry) bool {
+	return e.Manager == LegacyFieldManager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == ""
+}
+
+// isKubectl picks the top-level Update entries of kubectl's own managers:
+// kubectl-client-side-apply (`kubectl apply`, which made a 2016 install),
+// kubectl-edit, kubectl-patch, kubectl-set and the others, and the bare "kubectl" of
+// kubectl before 1.18.
+func isKubectl(e metav1.ManagedFieldsEntry) bool {
+	return (e.Manager == "kubectl" || strings.HasPrefix(e.Manager, "kubectl-")) &&
+		e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == ""
+}
+
+// handedOver is entries with the entries old picks merged into FieldManager's Update
+// entry of the same API version; changed is false when old picked none.
+func handedOver(entries []metav1.ManagedFieldsEntry, old func(metav1.ManagedFieldsEntry) bool) ([]metav1.ManagedFieldsEntry, bool, error) {
+	if !slices.ContainsFunc(entries, old) {
 		return entries, false, nil
 	}
 	var out []metav1.ManagedFieldsEntry
 	for _, e := range entries {
-		if isLegacy(e) {
+		if old(e) {
 			e.Manager = FieldManager
 		}
 		i := slices.IndexFunc(out, func(x metav1.ManagedFieldsEntry) bool {

@@ -182,7 +182,9 @@ func (c *Client) WritePasswordSecret(ctx context.Context, password string) error
 // chart's nodeSelector (one rolling update, to the same password). And on every object
 // it takes over it removes kubectl's last-applied annotation, which keeps the 2016
 // password in plain text for anyone who may read DaemonSets in the namespace, and which
-// a later `kubectl apply` would wrongly diff against. On romana-agent, with
+// a later `kubectl apply` would wrongly diff against; and it hands the fields kubectl
+// wrote to FieldManager, as an upgrade does romanactl's old name's (fieldmanager.go),
+// so that helm 4's server-side apply does not conflict with them. On romana-agent, with
 // cni.plugin=romanactl (any value but "upstream"), it removes the 2016 container's
 // mounts of the host's CNI directories: kept, they would make the agent's entrypoint
 // install v0.9.3.5's docker wrapper over the plugin the chart's init container
@@ -216,35 +218,63 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 			return fmt.Errorf("%s: %w", p.what, err)
 		}
 	}
-	drop := []byte(`{"metadata":{"annotations":{"` + LastApplied + `":null}}}`)
+	// Last, one merge patch per object taken over: kubectl's last-applied annotation
+	// goes, and the fields kubectl's managers claim go to FieldManager (isKubectl).
+	// Helm's adoption writes as FieldManager but leaves kubectl's claims beside its
+	// own, and helm 4's server-side apply (`helm upgrade --server-side=true`) refuses
+	// to change a field another manager claims: the release would move to it once and
+	// then conflict on the first value it changes. The resourceVersion makes a write
+	// in between a conflict, retried from a fresh read.
 	for _, o := range []struct {
-		kind string
-		get  func() (metav1.Object, error)
-		drop func() error
+		kind  string
+		get   func() (metav1.Object, error)
+		patch func([]byte) error
 	}{
-		{"DaemonSet/romana-agent", func() (metav1.Object, error) { return dss.Get(ctx, "romana-agent", metav1.GetOptions{}) }, func() error {
-			_, err := dss.Patch(ctx, "romana-agent", types.MergePatchType, drop, metav1.PatchOptions{FieldManager: FieldManager})
+		{"DaemonSet/romana-services", func() (metav1.Object, error) { return dss.Get(ctx, "romana-services", metav1.GetOptions{}) }, func(p []byte) error {
+			_, err := dss.Patch(ctx, "romana-services", types.MergePatchType, p, metav1.PatchOptions{FieldManager: FieldManager})
+			return err
+		}},
+		{"DaemonSet/romana-agent", func() (metav1.Object, error) { return dss.Get(ctx, "romana-agent", metav1.GetOptions{}) }, func(p []byte) error {
+			_, err := dss.Patch(ctx, "romana-agent", types.MergePatchType, p, metav1.PatchOptions{FieldManager: FieldManager})
 			return err
 		}},
 		{"Service/romana-root", func() (metav1.Object, error) {
 			return c.Kube.CoreV1().Services(c.Namespace).Get(ctx, "romana-root", metav1.GetOptions{})
-		}, func() error {
-			_, err := c.Kube.CoreV1().Services(c.Namespace).Patch(ctx, "romana-root", types.MergePatchType, drop, metav1.PatchOptions{FieldManager: FieldManager})
+		}, func(p []byte) error {
+			_, err := c.Kube.CoreV1().Services(c.Namespace).Patch(ctx, "romana-root", types.MergePatchType, p, metav1.PatchOptions{FieldManager: FieldManager})
 			return err
 		}},
 	} {
-		m, err := o.get()
-		if apierrors.IsNotFound(err) {
-			continue
-		}
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			m, err := o.get()
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			meta := map[string]any{"resourceVersion": m.GetResourceVersion()}
+			if _, ok := m.GetAnnotations()[LastApplied]; ok {
+				meta["annotations"] = map[string]any{LastApplied: nil}
+			}
+			merged, changed, err := handedOver(m.GetManagedFields(), isKubectl)
+			if err != nil {
+				return fmt.Errorf("read its managed fields: %w", err)
+			}
+			if changed {
+				meta["managedFields"] = merged
+			}
+			if len(meta) == 1 {
+				return nil
+			}
+			p, err := json.Marshal(map[string]any{"metadata": meta})
+			if err != nil {
+				return err
+			}
+			return o.patch(p)
+		})
 		if err != nil {
-			return err
-		}
-		if _, ok := m.GetAnnotations()[LastApplied]; !ok {
-			continue
-		}
-		if err := o.drop(); err != nil {
-			return fmt.Errorf("remove kubectl's %s annotation from %s: %w", LastApplied, o.kind, err)
+			return fmt.Errorf("remove kubectl's %s annotation from %s and hand kubectl's fields to field manager %q: %w", LastApplied, o.kind, FieldManager, err)
 		}
 	}
 	return nil
