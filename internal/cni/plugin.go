@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	cnins "github.com/containernetworking/cni/pkg/ns"
@@ -110,7 +111,8 @@ func (p *Plugin) stdout() io.Writer {
 }
 
 // Add attaches the pod: an address from ipam (and, at the same time, the namespace's
-// isolation), the veth pair, the agent's POST /pod; then prints the result in the configuration's cniVersion.
+// isolation), the veth pair, the agent's POST /pod; then prints the result in the
+// configuration's cniVersion.
 // When a step fails, what the earlier steps made is undone: the veth pair removed and
 // the address given back.
 func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
@@ -162,17 +164,13 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 		v, err := svc.isolation(pa.namespace)
 		isoC <- isoAnswer{v, err, time.Since(t)}
 	}()
-	var isoGot *isoAnswer
-	isoWait := func() isoAnswer {
-		if isoGot == nil {
-			a := <-isoC
-			isoGot = &a
-			if p.Observe != nil {
-				p.Observe("isolation", a.d)
-			}
+	isoWait := sync.OnceValue(func() isoAnswer {
+		a := <-isoC
+		if p.Observe != nil {
+			p.Observe("isolation", a.d)
 		}
-		return *isoGot
-	}
+		return a
+	})
 	// Every return waits for it: the process must not exit with a request in flight.
 	defer isoWait()
 
