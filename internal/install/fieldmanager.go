@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -66,19 +67,12 @@ func (c *Client) handOverFields(ctx context.Context, manifest string) (int, erro
 		if o.live == nil {
 			continue
 		}
-		merged, changed, err := handedOver(o.live.GetManagedFields(), isLegacy)
+		patch, err := handOverPatch(o.live, isLegacy, nil)
 		if err != nil {
-			return n, fmt.Errorf("%s: read its managed fields: %w", o.key, err)
+			return n, fmt.Errorf("%s: %w", o.key, err)
 		}
-		if !changed {
+		if patch == nil {
 			continue
-		}
-		// A merge patch replaces the whole list; the resourceVersion makes it fail
-		// rather than drop an entry written in between.
-		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-			"resourceVersion": o.live.GetResourceVersion(), "managedFields": merged}})
-		if err != nil {
-			return n, err
 		}
 		h := resource.NewHelper(o.info.Client, o.info.Mapping).WithFieldManager(FieldManager)
 		if _, err := h.Patch(o.info.Namespace, o.info.Name, types.MergePatchType, patch, nil); err != nil {
@@ -87,6 +81,30 @@ func (c *Client) handOverFields(ctx context.Context, manifest string) (int, erro
 		n++
 	}
 	return n, nil
+}
+
+// handOverPatch is the merge patch that gives obj's fields claimed by the entries old
+// picks to FieldManager (handedOver), with the metadata in meta (e.g. an annotation to
+// drop) beside them; nil when there is nothing to write. A merge patch replaces the
+// whole managedFields list, so it carries obj's resourceVersion: a write in between
+// makes it a conflict rather than a lost entry.
+func handOverPatch(obj metav1.Object, old func(metav1.ManagedFieldsEntry) bool, meta map[string]any) ([]byte, error) {
+	merged, changed, err := handedOver(obj.GetManagedFields(), old)
+	if err != nil {
+		return nil, fmt.Errorf("read its managed fields: %w", err)
+	}
+	if !changed && len(meta) == 0 {
+		return nil, nil
+	}
+	m := maps.Clone(meta)
+	if m == nil {
+		m = map[string]any{}
+	}
+	m["resourceVersion"] = obj.GetResourceVersion()
+	if changed {
+		m["managedFields"] = merged
+	}
+	return json.Marshal(map[string]any{"metadata": m})
 }
 
 // isLegacy picks LegacyFieldManager's top-level Update entries.

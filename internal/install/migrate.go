@@ -253,22 +253,12 @@ func (c *Client) PrepareTakeOver(ctx context.Context, nodeSelector map[string]st
 			if err != nil {
 				return err
 			}
-			meta := map[string]any{"resourceVersion": m.GetResourceVersion()}
+			var drop map[string]any
 			if _, ok := m.GetAnnotations()[LastApplied]; ok {
-				meta["annotations"] = map[string]any{LastApplied: nil}
+				drop = map[string]any{"annotations": map[string]any{LastApplied: nil}}
 			}
-			merged, changed, err := handedOver(m.GetManagedFields(), isKubectl)
-			if err != nil {
-				return fmt.Errorf("read its managed fields: %w", err)
-			}
-			if changed {
-				meta["managedFields"] = merged
-			}
-			if len(meta) == 1 {
-				return nil
-			}
-			p, err := json.Marshal(map[string]any{"metadata": meta})
-			if err != nil {
+			p, err := handOverPatch(m, isKubectl, drop)
+			if err != nil || p == nil {
 				return err
 			}
 			return o.patch(p)
